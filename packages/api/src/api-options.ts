@@ -1,0 +1,86 @@
+import type { Store } from '@hearth/store';
+
+/** Per-user limits from the server configuration, reported by `GET /info` and enforced on create. */
+export interface Quotas {
+  /** @default 10000 */
+  readonly maxTask: number;
+  /** @default 1000 */
+  readonly maxRunningTask: number;
+  /** @default 100000 */
+  readonly maxInstances: number;
+  /** @default 64 */
+  readonly maxCores: number;
+  /** @default 100 */
+  readonly maxPool: number;
+  /** @default 100 */
+  readonly maxRunningPool: number;
+  /** @default 1000 */
+  readonly maxJob: number;
+  /** @default 100 */
+  readonly maxBucket: number;
+  /** @default 100 GiB */
+  readonly quotaBytesBucket: number;
+}
+
+export const DEFAULT_QUOTAS: Quotas = {
+  maxTask: 100_000,
+  maxRunningTask: 1000,
+  maxInstances: 100_000,
+  maxCores: 64,
+  maxPool: 100,
+  maxRunningPool: 100,
+  maxJob: 10_000,
+  maxBucket: 1000,
+  quotaBytesBucket: 100 * 2 ** 30,
+};
+
+export interface ProfileConstant {
+  readonly name: string;
+  readonly value: string;
+  readonly description: string;
+}
+
+/** A named template of command and constants, served at `/profiles`. */
+export interface ProfileDefinition {
+  readonly name: string;
+  readonly constants: readonly ProfileConstant[];
+}
+
+/** What the nodes of this server's executor offer, to answer hardware-constraint questions honestly. */
+export interface NodeHardware {
+  readonly cores: number;
+  readonly memoryMB: number;
+  readonly cpuModel: string;
+  readonly gpu: boolean;
+}
+
+/** The storage side as the API sees it; all optional so the API runs without storage in tests. */
+export interface StorageInfo {
+  /** The S3 endpoint advertised by `GET /settings`; null when the server has no storage. */
+  url(): string | null;
+  usage?(email: string): Promise<{ bucketCount: number; bytes: number }>;
+  bucketExists?(email: string, bucket: string): Promise<boolean>;
+}
+
+/** Notifications for the scheduler; the API calls them after the write is durable. */
+export interface ApiHooks {
+  taskCreated?(uuid: string): void;
+  taskUpdated?(uuid: string): void;
+  taskDeleted?(uuid: string): void;
+  poolCreated?(uuid: string): void;
+  poolDeleted?(uuid: string): void;
+  jobCreated?(uuid: string): void;
+  jobDeleted?(uuid: string): void;
+}
+
+export interface ApiOptions {
+  readonly store: Store;
+  readonly profiles: readonly ProfileDefinition[];
+  /** @default DEFAULT_QUOTAS */
+  readonly quotas?: Partial<Quotas>;
+  readonly hardware: NodeHardware;
+  readonly storage: StorageInfo;
+  readonly hooks?: ApiHooks;
+  /** Requests with a larger body get 413. @default 16 MiB */
+  readonly maxBodyBytes?: number;
+}

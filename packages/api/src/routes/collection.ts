@@ -1,0 +1,153 @@
+import { pageRequest, searchRequest, validateInput, type Filter } from '@hearth/core';
+import type { EntityRecord, EntityRepository, Store } from '@hearth/store';
+import { ApiError, notFound } from '../api-error.js';
+import type { Reply, RequestContext, RouteSpec } from '../router.js';
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+/** How one collection (tasks, jobs, pools) is read: the shared list, page, search and get routes. */
+export interface CollectionSpec {
+  readonly plural: 'tasks' | 'jobs' | 'pools';
+  readonly singular: 'task' | 'job' | 'pool';
+  readonly repo: (store: Store) => EntityRepository;
+  /** Projection for `/summaries` routes; collections without summaries omit it. */
+  readonly summary?: (doc: Record<string, unknown>) => Record<string, unknown>;
+}
+
+export function jsonReply(status: number, json: unknown): Reply {
+  return { status, json };
+}
+
+/** Joins stored documents into a JSON array without parsing them: they are stored in wire form. */
+function docsArray(rows: readonly EntityRecord[]): string {
+  return `[${rows.map((r) => r.doc).join(',')}]`;
+}
+
+export async function findOr404(repo: EntityRepository, ctx: RequestContext, what: string): Promise<EntityRecord> {
+  const id = ctx.params['id']!;
+  const row = await repo.get(ctx.user.id, id);
+  if (!row) throw notFound(`${what} not found: no ${what} with uuid or shortname '${id}'`);
+  return row;
+}
+
+/** `?tag=a,b` (any of), as the C# SDK and the JS `summaries()` send. */
+function tagFilter(query: URLSearchParams): Filter | null {
+  const tags = query
+    .getAll('tag')
+    .flatMap((t) => t.split(','))
+    .map((t) => t.trim())
+    .filter(Boolean);
+  if (tags.length === 0) return null;
+  return { operator: 'Or', filters: tags.map((t) => ({ operator: 'Equal' as const, field: 'Tags', value: t })) };
+}
+
+async function allRows(repo: EntityRepository, userId: number, filter: Filter | null): Promise<EntityRecord[]> {
+  const out: EntityRecord[] = [];
+  for await (const r of repo.all(userId, filter)) out.push(r);
+  return out;
+}
+
+export function collectionReadRoutes(spec: CollectionSpec, store: Store): RouteSpec[] {
+  const repo = spec.repo(store);
+  const base = `/${spec.plural}`;
+  const tag = spec.plural;
+  const Name = spec.singular.charAt(0).toUpperCase() + spec.singular.slice(1);
+
+  const page = (summaries: boolean) => async (ctx: RequestContext): Promise<Reply> => {
+    const body = (await ctx.body()) ?? {};
+    const req = validateInput(pageRequest, body, 'page request');
+    const result = await repo.page(ctx.user.id, req);
+    const data = summaries && spec.summary
+      ? JSON.stringify(result.rows.map((r) => spec.summary!(JSON.parse(r.doc) as Record<string, unknown>)))
+      : docsArray(result.rows);
+    const raw =
+      `{"data":${data},"token":${JSON.stringify(req.token ?? null)},"nextToken":${JSON.stringify(result.nextToken)},` +
+      `"isTruncated":${result.nextToken !== null},"count":${result.rows.length}}`;
+    return { status: 200, raw, contentType: JSON_TYPE };
+  };
+
+  const routes: RouteSpec[] = [
+    {
+      method: 'GET',
+      path: base,
+      summary: `Every ${spec.singular} of the user (optionally \`?tag=a,b\`), unpaginated`,
+      tag,
+      handler: async (ctx) => ({
+        status: 200,
+        raw: docsArray(await allRows(repo, ctx.user.id, tagFilter(ctx.query))),
+        contentType: JSON_TYPE,
+      }),
+    },
+    {
+      method: 'POST',
+      path: `${base}/paginate`,
+      summary: `A page of ${spec.plural}, with a filter (keyset pagination)`,
+      tag,
+      body: pageRequest,
+      responses: { 200: 'a page `{data, token, nextToken, isTruncated, count}`', 400: 'bad filter or token' },
+      handler: page(false),
+    },
+    {
+      method: 'POST',
+      path: `${base}/search`,
+      summary: `${Name}s matching a filter, as a plain array (C# SDK data-detail request)`,
+      tag,
+      body: searchRequest,
+      handler: async (ctx) => {
+        const req = validateInput(searchRequest, (await ctx.body()) ?? {}, 'search request');
+        const max = req.maximumResults ?? Number.POSITIVE_INFINITY;
+        const fields = req.select?.fields?.map((f) => f.charAt(0).toLowerCase() + f.slice(1)) ?? [];
+        const out: unknown[] = [];
+        for await (const r of repo.all(ctx.user.id, req.filter ?? null)) {
+          if (out.length >= max) break;
+          const doc = JSON.parse(r.doc) as Record<string, unknown>;
+          out.push(fields.length ? Object.fromEntries(['uuid', ...fields].map((f) => [f, doc[f] ?? null])) : doc);
+        }
+        return jsonReply(200, out);
+      },
+    },
+    {
+      method: 'GET',
+      path: `${base}/{id}`,
+      summary: `One ${spec.singular} by uuid or shortname`,
+      tag,
+      responses: { 200: `the ${spec.singular}`, 404: `no such ${spec.singular}` },
+      handler: async (ctx) => {
+        const row = await findOr404(repo, ctx, spec.singular);
+        return { status: 200, raw: row.doc, contentType: JSON_TYPE };
+      },
+    },
+  ];
+  if (spec.summary) {
+    const summarize = spec.summary;
+    routes.push(
+      {
+        method: 'GET',
+        path: `${base}/summaries`,
+        summary: `Summaries of every ${spec.singular} (optionally \`?tag=a,b\`)`,
+        tag,
+        handler: async (ctx) =>
+          jsonReply(
+            200,
+            (await allRows(repo, ctx.user.id, tagFilter(ctx.query))).map((r) =>
+              summarize(JSON.parse(r.doc) as Record<string, unknown>),
+            ),
+          ),
+      },
+      {
+        method: 'POST',
+        path: `${base}/summaries/paginate`,
+        summary: `A page of ${spec.singular} summaries`,
+        tag,
+        body: pageRequest,
+        handler: page(true),
+      },
+    );
+  }
+  return routes;
+}
+
+/** Runs a create under the user's quota: counts and inserts in one transaction so two requests cannot both pass. */
+export function quotaError(message: string): ApiError {
+  return new ApiError('quota_exceeded', message);
+}

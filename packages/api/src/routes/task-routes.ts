@@ -1,0 +1,200 @@
+import { randomUUID } from 'node:crypto';
+import {
+  QUOTA_MESSAGES,
+  taskInput,
+  validateInput,
+  type BulkTaskResult,
+  type TaskInput,
+  type TaskJson,
+} from '@hearth/core';
+import type { StoreScope, User } from '@hearth/store';
+import { ApiError, badRequest, toApiError } from '../api-error.js';
+import type { ApiContext } from '../api-server.js';
+import { checkHardwareConstraints } from '../hardware-check.js';
+import {
+  applyTaskUpdate,
+  checkTaskRules,
+  newTaskJson,
+  taskDependencyUuids,
+  taskSummary,
+  taskWire,
+} from '../models/task-model.js';
+import type { RequestContext, RouteSpec } from '../router.js';
+import { collectionReadRoutes, findOr404, jsonReply, quotaError } from './collection.js';
+import { withIdempotency } from './idempotency.js';
+
+const MAX_BULK = 10_000;
+const updateInput = taskInput.partial();
+
+/** Checks what a task points at: profile, pool, job, dependencies, buckets, hardware. */
+async function checkReferences(app: ApiContext, user: User, input: TaskInput): Promise<TaskInput> {
+  let profile = input.profile;
+  if (profile) {
+    const found = app.profiles.find((p) => p.name.toLowerCase() === profile!.toLowerCase());
+    if (!found) throw badRequest(`Invalid task field 'profile': unknown profile '${profile}'`, 'profile');
+    profile = found.name;
+  }
+  if (input.poolUuid) {
+    const pool = await app.store.pools.get(user.id, input.poolUuid);
+    if (!pool) throw badRequest(`Invalid task field 'poolUuid': pool '${input.poolUuid}' not found`, 'poolUuid');
+    if (['Closing', 'Closed', 'PendingDelete', 'Failure'].includes(pool.state)) {
+      throw badRequest(`Invalid task field 'poolUuid': pool '${input.poolUuid}' is ${pool.state}`, 'poolUuid');
+    }
+  }
+  if (input.jobUuid) {
+    const job = await app.store.jobs.get(user.id, input.jobUuid);
+    if (!job) throw badRequest(`Invalid task field 'jobUuid': job '${input.jobUuid}' not found`, 'jobUuid');
+    if (job.state !== 'Active') {
+      throw badRequest(`Invalid task field 'jobUuid': job '${input.jobUuid}' is ${job.state}, not Active`, 'jobUuid');
+    }
+  }
+  for (const uuid of taskDependencyUuids(input)) {
+    if (!(await app.store.tasks.get(user.id, uuid))) {
+      throw badRequest(`Invalid task field 'dependencies': task '${uuid}' not found`, 'dependencies');
+    }
+  }
+  const bucketExists = app.storage.bucketExists?.bind(app.storage);
+  if (bucketExists) {
+    const names = [
+      ...(input.advancedResourceBuckets ?? []).map((b) => b.bucketName),
+      ...(input.resourceBuckets ?? []),
+    ];
+    for (const name of new Set(names)) {
+      if (!(await bucketExists(user.email, name))) {
+        throw new ApiError('bucket_not_found', `Bucket not found: resource bucket '${name}' does not exist`, 'advancedResourceBuckets');
+      }
+    }
+  }
+  checkHardwareConstraints(input.hardwareConstraints ?? [], app.hardware);
+  return { ...input, profile };
+}
+
+/** Validates a task body up to the point of writing it. */
+async function prepareTask(app: ApiContext, user: User, body: unknown): Promise<TaskJson> {
+  const input = validateInput(taskInput, body, 'task');
+  checkTaskRules(input);
+  const checked = await checkReferences(app, user, input);
+  return newTaskJson(checked, { uuid: randomUUID(), now: new Date().toISOString() });
+}
+
+async function insertTask(app: ApiContext, scope: StoreScope, user: User, doc: TaskJson): Promise<void> {
+  if ((await scope.tasks.count(user.id)) >= app.quotas.maxTask) throw quotaError(QUOTA_MESSAGES.task);
+  await scope.tasks.insert(user.id, {
+    uuid: doc.uuid,
+    shortname: doc.shortname,
+    name: doc.name,
+    state: doc.state,
+    profile: doc.profile,
+    poolUuid: doc.poolUuid,
+    jobUuid: doc.jobUuid,
+    creationDate: doc.creationDate,
+    lastModified: doc.lastModified,
+    tags: doc.tags,
+    doc: JSON.stringify(taskWire(doc)),
+  });
+}
+
+async function createTasks(app: ApiContext, ctx: RequestContext) {
+  const body = await ctx.body();
+  if (Array.isArray(body)) return createBulk(app, ctx, body);
+  const doc = await prepareTask(app, ctx.user, body);
+  const reply = await withIdempotency(app.store, ctx, async (scope) => {
+    await insertTask(app, scope, ctx.user, doc);
+    return { status: 201, body: JSON.stringify({ uuid: doc.uuid }) };
+  });
+  app.hooks?.taskCreated?.(doc.uuid);
+  return reply;
+}
+
+/** `POST /tasks` with an array: one result per item, in input order; valid items land in one transaction. */
+async function createBulk(app: ApiContext, ctx: RequestContext, items: unknown[]) {
+  if (items.length > MAX_BULK) throw badRequest(`Invalid task list: at most ${MAX_BULK} tasks per request`);
+  const prepared: (TaskJson | ApiError)[] = [];
+  for (const item of items) {
+    try {
+      prepared.push(await prepareTask(app, ctx.user, item));
+    } catch (e) {
+      prepared.push(toApiError(e));
+    }
+  }
+  const created: string[] = [];
+  const reply = await withIdempotency(app.store, ctx, async (scope) => {
+    const results: BulkTaskResult[] = [];
+    created.length = 0;
+    for (const p of prepared) {
+      if (p instanceof ApiError) {
+        results.push({ statusCode: p.status, uuid: null, message: p.message });
+        continue;
+      }
+      try {
+        await insertTask(app, scope, ctx.user, p);
+        created.push(p.uuid);
+        results.push({ statusCode: 201, uuid: p.uuid, message: null });
+      } catch (e) {
+        const err = toApiError(e);
+        if (err.code === 'internal') throw e;
+        results.push({ statusCode: err.status, uuid: null, message: err.message });
+      }
+    }
+    return { status: 200, body: JSON.stringify(results) };
+  });
+  for (const uuid of created) app.hooks?.taskCreated?.(uuid);
+  return reply;
+}
+
+export function taskRoutes(app: ApiContext): RouteSpec[] {
+  const repo = app.store.tasks;
+  return [
+    ...collectionReadRoutes(
+      { plural: 'tasks', singular: 'task', repo: (s) => s.tasks, summary: (d) => ({ ...taskSummary(d as unknown as TaskJson) }) },
+      app.store,
+    ),
+    {
+      method: 'POST',
+      path: '/tasks',
+      summary: 'Submit a task, or an array of tasks (bulk: one `{statusCode, uuid, message}` per item)',
+      tag: 'tasks',
+      body: taskInput,
+      responses: {
+        201: '`{uuid}`',
+        200: 'bulk results',
+        400: 'invalid task',
+        402: 'unsatisfiable hardware constraint',
+        403: 'maximum number of tasks reached',
+        404: 'a resource bucket does not exist',
+      },
+      handler: (ctx) => createTasks(app, ctx),
+    },
+    {
+      method: 'PUT',
+      path: '/tasks/{id}',
+      summary: 'Update a submitted task: only the fields that may change after submit (constants, tags, ...)',
+      tag: 'tasks',
+      body: updateInput,
+      handler: async (ctx) => {
+        const row = await findOr404(repo, ctx, 'task');
+        const input = validateInput(updateInput, (await ctx.body()) ?? {}, 'task');
+        const next = applyTaskUpdate(JSON.parse(row.doc) as TaskJson, input, new Date().toISOString());
+        await repo.update(ctx.user.id, row.uuid, {
+          lastModified: next.lastModified,
+          doc: JSON.stringify(taskWire(next)),
+          tags: next.tags,
+        });
+        app.hooks?.taskUpdated?.(row.uuid);
+        return jsonReply(200, taskWire(next));
+      },
+    },
+    {
+      method: 'DELETE',
+      path: '/tasks/{id}',
+      summary: 'Delete a task (a running task is aborted first)',
+      tag: 'tasks',
+      handler: async (ctx) => {
+        const row = await findOr404(repo, ctx, 'task');
+        await repo.delete(ctx.user.id, row.uuid);
+        app.hooks?.taskDeleted?.(row.uuid);
+        return { status: 204, empty: true };
+      },
+    },
+  ];
+}

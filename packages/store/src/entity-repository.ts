@@ -1,0 +1,309 @@
+import { sql, type Kysely, type SqlBool, type Transaction } from 'kysely';
+import type { Filter } from '@hearth/core';
+import type { Database } from './schema.js';
+import { compileFilter, type FilterFields } from './filter-sql.js';
+import { StoreConflictError, StoreInputError } from './store-errors.js';
+
+export type EntityTableName = 'tasks' | 'jobs' | 'pools';
+type TagTableName = 'task_tags' | 'job_tags' | 'pool_tags';
+
+/** One stored task, job or pool: its wire JSON in `doc`, plus the indexed columns. */
+export interface EntityRecord {
+  readonly seq: number;
+  readonly uuid: string;
+  readonly userId: number;
+  readonly shortname: string;
+  readonly name: string;
+  readonly state: string;
+  readonly profile: string | null;
+  readonly poolUuid: string | null;
+  readonly jobUuid: string | null;
+  readonly creationDate: string;
+  readonly lastModified: string;
+  readonly doc: string;
+}
+
+export interface EntityWrite {
+  readonly uuid: string;
+  readonly shortname: string;
+  readonly name: string;
+  readonly state: string;
+  readonly profile?: string | null;
+  readonly poolUuid?: string | null;
+  readonly jobUuid?: string | null;
+  readonly creationDate: string;
+  readonly lastModified: string;
+  readonly tags: readonly string[];
+  readonly doc: string;
+}
+
+export interface PageQuery {
+  readonly filter?: Filter | null;
+  readonly token?: string | null;
+  /** @default 100 */
+  readonly maximumResults?: number | null;
+  /** A PascalCase field with an indexed column (CreationDate, Name, State, ...). @default CreationDate */
+  readonly orderBy?: string | null;
+  /** @default 'Ascending' */
+  readonly orderType?: 'Ascending' | 'Descending' | null;
+}
+
+export interface Page {
+  readonly rows: EntityRecord[];
+  readonly nextToken: string | null;
+}
+
+export interface EntityKindConfig {
+  readonly table: EntityTableName;
+  readonly tagTable: TagTableName;
+  readonly fields: FilterFields;
+  /** Lower-cased orderable field → column. */
+  readonly orderColumns: Readonly<Record<string, 'seq' | 'name' | 'shortname' | 'state' | 'last_modified'>>;
+}
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+const DEFAULT_PAGE = 100;
+
+interface Cursor {
+  /** Order field (lower-cased). */
+  o: string;
+  d: 'a' | 'd';
+  /** Last value of the order column. */
+  v: string | number;
+  /** Last sequence number (tie-breaker). */
+  s: number;
+}
+
+function encodeCursor(c: Cursor): string {
+  return Buffer.from(JSON.stringify(c)).toString('base64url');
+}
+
+function decodeCursor(token: string): Cursor {
+  try {
+    const c = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as Partial<Cursor>;
+    if (
+      typeof c.o === 'string' &&
+      (c.d === 'a' || c.d === 'd') &&
+      (typeof c.v === 'string' || typeof c.v === 'number') &&
+      typeof c.s === 'number'
+    ) {
+      return c as Cursor;
+    }
+  } catch {
+    // fall through to the error below
+  }
+  throw new StoreInputError('token', `'${token}' is not a token this server issued`);
+}
+
+function isUniqueViolation(e: unknown): boolean {
+  return typeof e === 'object' && e !== null && (e as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE';
+}
+
+/** Stores one entity kind for every user; every method is scoped to a user. */
+export class EntityRepository {
+  constructor(
+    private readonly db: Db,
+    private readonly kind: EntityKindConfig,
+  ) {}
+
+  withDb(db: Db): EntityRepository {
+    return new EntityRepository(db, this.kind);
+  }
+
+  async insert(userId: number, entity: EntityWrite): Promise<number> {
+    try {
+      const row = await this.db
+        .insertInto(this.kind.table)
+        .values({
+          uuid: entity.uuid,
+          user_id: userId,
+          shortname: entity.shortname,
+          name: entity.name,
+          state: entity.state,
+          profile: entity.profile ?? null,
+          pool_uuid: entity.poolUuid ?? null,
+          job_uuid: entity.jobUuid ?? null,
+          creation_date: entity.creationDate,
+          last_modified: entity.lastModified,
+          doc: entity.doc,
+        })
+        .returning('seq')
+        .executeTakeFirstOrThrow();
+      await this.writeTags(userId, row.seq, entity.tags);
+      return row.seq;
+    } catch (e) {
+      if (isUniqueViolation(e)) {
+        throw new StoreConflictError('shortname', `shortname '${entity.shortname}' is already used`);
+      }
+      throw e;
+    }
+  }
+
+  private async writeTags(userId: number, seq: number, tags: readonly string[]): Promise<void> {
+    const unique = [...new Set(tags)];
+    if (unique.length === 0) return;
+    await this.db
+      .insertInto(this.kind.tagTable)
+      .values(unique.map((tag) => ({ user_id: userId, tag, entity_seq: seq })))
+      .execute();
+  }
+
+  private select(db: Db) {
+    return db
+      .selectFrom(`${this.kind.table} as e`)
+      .select([
+        'e.seq as seq',
+        'e.uuid as uuid',
+        'e.user_id as userId',
+        'e.shortname as shortname',
+        'e.name as name',
+        'e.state as state',
+        'e.profile as profile',
+        'e.pool_uuid as poolUuid',
+        'e.job_uuid as jobUuid',
+        'e.creation_date as creationDate',
+        'e.last_modified as lastModified',
+        'e.doc as doc',
+      ]);
+  }
+
+  /** Finds by uuid or by shortname, as every Qarnot route accepts either. */
+  async get(userId: number, idOrShortname: string): Promise<EntityRecord | undefined> {
+    const byUuid = await this.select(this.db)
+      .where('e.uuid', '=', idOrShortname)
+      .where('e.user_id', '=', userId)
+      .executeTakeFirst();
+    if (byUuid) return byUuid;
+    return this.select(this.db)
+      .where('e.user_id', '=', userId)
+      .where('e.shortname', '=', idOrShortname)
+      .executeTakeFirst();
+  }
+
+  /** Any user's entity by uuid: for the scheduler, never for the API. */
+  async getByUuid(uuid: string): Promise<EntityRecord | undefined> {
+    return this.select(this.db).where('e.uuid', '=', uuid).executeTakeFirst();
+  }
+
+  async update(
+    userId: number,
+    uuid: string,
+    patch: { state?: string; name?: string; lastModified: string; doc: string; tags?: readonly string[] },
+  ): Promise<boolean> {
+    const result = await this.db
+      .updateTable(this.kind.table)
+      .set({
+        ...(patch.state !== undefined ? { state: patch.state } : {}),
+        ...(patch.name !== undefined ? { name: patch.name } : {}),
+        last_modified: patch.lastModified,
+        doc: patch.doc,
+      })
+      .where('uuid', '=', uuid)
+      .where('user_id', '=', userId)
+      .returning('seq')
+      .executeTakeFirst();
+    if (!result) return false;
+    if (patch.tags) {
+      await this.db.deleteFrom(this.kind.tagTable).where('entity_seq', '=', result.seq).execute();
+      await this.writeTags(userId, result.seq, patch.tags);
+    }
+    return true;
+  }
+
+  async delete(userId: number, uuid: string): Promise<boolean> {
+    const row = await this.db
+      .deleteFrom(this.kind.table)
+      .where('uuid', '=', uuid)
+      .where('user_id', '=', userId)
+      .returning('seq')
+      .executeTakeFirst();
+    if (!row) return false;
+    await this.db.deleteFrom(this.kind.tagTable).where('entity_seq', '=', row.seq).execute();
+    return true;
+  }
+
+  async count(userId: number, options: { excludeStates?: readonly string[] } = {}): Promise<number> {
+    let q = this.db
+      .selectFrom(this.kind.table)
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('user_id', '=', userId);
+    if (options.excludeStates?.length) q = q.where('state', 'not in', options.excludeStates);
+    const row = await q.executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
+  /** Keyset pagination: each page continues after the last (order value, sequence) pair, never with OFFSET. */
+  async page(userId: number, query: PageQuery): Promise<Page> {
+    const max = query.maximumResults ?? DEFAULT_PAGE;
+    const cursor = query.token ? decodeCursor(query.token) : undefined;
+    const orderKey = (query.orderBy ?? cursor?.o ?? 'creationdate').toLowerCase();
+    const column = this.kind.orderColumns[orderKey];
+    if (!column) throw new StoreInputError('orderBy', `cannot order by '${query.orderBy ?? orderKey}'`);
+    const dir: 'a' | 'd' = query.orderType ? (query.orderType === 'Descending' ? 'd' : 'a') : (cursor?.d ?? 'a');
+    if (cursor && (cursor.o !== orderKey || cursor.d !== dir)) {
+      throw new StoreInputError('token', 'the token belongs to a different ordering');
+    }
+    if (max === 0) return { rows: [], nextToken: query.token ?? null };
+
+    let q = this.select(this.db).where('e.user_id', '=', userId);
+    if (query.filter) {
+      const predicate = compileFilter(query.filter, this.kind.fields);
+      q = q.where(predicate);
+    }
+    const col = sql.ref(`e.${column}`);
+    if (cursor) {
+      if (column === 'seq') {
+        q = q.where(dir === 'a' ? sql<SqlBool>`e.seq > ${cursor.s}` : sql<SqlBool>`e.seq < ${cursor.s}`);
+      } else {
+        q = q.where(
+          dir === 'a'
+            ? sql<SqlBool>`(${col} > ${cursor.v} OR (${col} = ${cursor.v} AND e.seq > ${cursor.s}))`
+            : sql<SqlBool>`(${col} < ${cursor.v} OR (${col} = ${cursor.v} AND e.seq < ${cursor.s}))`,
+        );
+      }
+    }
+    const order = dir === 'a' ? sql`ASC` : sql`DESC`;
+    q = column === 'seq' ? q.orderBy(sql`e.seq ${order}`) : q.orderBy(sql`${col} ${order}`).orderBy(sql`e.seq ${order}`);
+    const rows = await q.limit(max + 1).execute();
+    const truncated = rows.length > max;
+    if (truncated) rows.length = max;
+    const last = rows[rows.length - 1];
+    const nextToken =
+      truncated && last
+        ? encodeCursor({ o: orderKey, d: dir, v: column === 'seq' ? last.seq : lastValue(last, column), s: last.seq })
+        : null;
+    return { rows, nextToken };
+  }
+
+  /** Every entity of a user in creation order (optionally filtered), fetched page by page. */
+  async *all(userId: number, filter?: Filter | null): AsyncGenerator<EntityRecord> {
+    let token: string | null = null;
+    do {
+      const page: Page = await this.page(userId, { filter: filter ?? null, token, maximumResults: 500 });
+      yield* page.rows;
+      token = page.nextToken;
+    } while (token);
+  }
+
+  /** Entities referencing a job or pool (any state), for the scheduler and job routes. */
+  async listBy(userId: number, by: { jobUuid?: string; poolUuid?: string }): Promise<EntityRecord[]> {
+    let q = this.select(this.db).where('e.user_id', '=', userId);
+    if (by.jobUuid !== undefined) q = q.where('e.job_uuid', '=', by.jobUuid);
+    if (by.poolUuid !== undefined) q = q.where('e.pool_uuid', '=', by.poolUuid);
+    return q.orderBy('e.seq').execute();
+  }
+}
+
+function lastValue(row: EntityRecord, column: 'name' | 'shortname' | 'state' | 'last_modified'): string {
+  switch (column) {
+    case 'name':
+      return row.name;
+    case 'shortname':
+      return row.shortname;
+    case 'state':
+      return row.state;
+    case 'last_modified':
+      return row.lastModified;
+  }
+}
