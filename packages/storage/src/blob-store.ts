@@ -31,10 +31,13 @@ export interface BlobListOptions {
 export interface BlobWriteOptions {
   /** @default 'application/octet-stream' */
   readonly contentType?: string;
+  /** User metadata (`x-amz-meta-*`), names without the prefix. @default {} */
+  readonly metadata?: Readonly<Record<string, string>>;
   readonly signal?: AbortSignal;
 }
 
 export interface BlobStore {
+  /** True when the owner has this bucket; rejects with `AccessDenied` when another user owns it. */
   bucketExists(ref: BucketRef): Promise<boolean>;
   /** Creates the bucket; succeeds when the owner already has it. */
   createBucket(ref: BucketRef): Promise<void>;
@@ -51,7 +54,19 @@ export interface BlobStore {
   close(): Promise<void>;
 }
 
-export type BlobStoreErrorCode = 'NoSuchBucket' | 'NoSuchKey' | 'AccessDenied' | 'QuotaExceeded' | 'Unavailable';
+export type BlobStoreErrorCode =
+  | 'NoSuchBucket'
+  | 'NoSuchKey'
+  | 'AccessDenied'
+  | 'BucketAlreadyExists'
+  | 'InvalidArgument'
+  | 'QuotaExceeded'
+  | 'Unavailable';
+
+/** Structural guard, so the check survives two copies of this package. */
+export function isBlobStoreError(e: unknown, code?: BlobStoreErrorCode): e is BlobStoreError {
+  return e instanceof Error && e.name === 'BlobStoreError' && (code === undefined || (e as BlobStoreError).code === code);
+}
 
 export class BlobStoreError extends Error {
   override readonly name = 'BlobStoreError';

@@ -4,3 +4,4 @@
  * @module
  */
 export * from './blob-store.js';
+export * from './fs-blob-store.js';

@@ -1,0 +1,586 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import type { FileHandle } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { KeyIndex } from './key-index.js';
+import { assertBucketName, assertKey, isValidBucketName } from './names.js';
+import type { ObjectMeta } from './object-file.js';
+import { finishTemp, footerOf, readFooter, writeTemp } from './object-file.js';
+import { S3Error } from './s3-error.js';
+
+/**
+ * The on-disk store shared by the S3 gateway and {@link FsBlobStore}:
+ *
+ * ```
+ * <dataDir>/buckets/<bucket>/bucket.json              { owner, created }
+ * <dataDir>/buckets/<bucket>/objects/<hh>/<sha256(key)> data + JSON footer (see object-file.ts)
+ * <dataDir>/multipart/<uploadId>/upload.json          the pending upload
+ * <dataDir>/multipart/<uploadId>/<00001..10000>       parts, in the object-file format
+ * <dataDir>/tmp/                                      temp files, renamed into place when complete
+ * ```
+ *
+ * Bucket names are validated before they touch a path, object files are named by a hash and upload ids are checked
+ * hex, so no request data ever becomes a path component as written.
+ */
+export interface BucketRecord {
+  readonly owner: string;
+  readonly created: number;
+}
+
+export interface UploadRecord {
+  readonly uploadId: string;
+  readonly bucket: string;
+  readonly key: string;
+  readonly owner: string;
+  readonly initiated: number;
+  readonly contentType: string;
+  readonly userMeta: Record<string, string>;
+  readonly headers: Record<string, string>;
+}
+
+export interface PartInfo {
+  readonly partNumber: number;
+  readonly etag: string;
+  readonly size: number;
+  readonly lastModified: number;
+}
+
+export interface PutOptions {
+  readonly contentType?: string | undefined;
+  readonly userMeta?: Record<string, string> | undefined;
+  readonly headers?: Record<string, string> | undefined;
+  readonly checksums?: Record<string, string> | undefined;
+  /** Bytes the owner may still write; more rejects with QuotaExceeded. */
+  readonly maxBytes?: number | undefined;
+  readonly signal?: AbortSignal | undefined;
+}
+
+type Body = AsyncIterable<Buffer | Uint8Array | string> | Iterable<Buffer | Uint8Array | string>;
+
+export const MIN_PART_SIZE = 5 * 1024 * 1024;
+export const MAX_PARTS = 10_000;
+const UPLOAD_ID_RE = /^[0-9a-f]{32}$/;
+
+export class FsBackend {
+  readonly dataDir: string;
+  readonly #bucketsDir: string;
+  readonly #tmpDir: string;
+  readonly #mpDir: string;
+  readonly minPartSize: number;
+  #ready: Promise<void> | undefined;
+  readonly #buckets = new Map<string, BucketRecord>();
+  readonly #indexes = new Map<string, Promise<KeyIndex>>();
+  readonly #uploads = new Map<string, UploadRecord>();
+  readonly #locks = new Map<string, Promise<unknown>>();
+  readonly #dirs = new Set<string>();
+
+  constructor(dataDir: string, options: { minPartSize?: number } = {}) {
+    this.dataDir = path.resolve(dataDir);
+    this.#bucketsDir = path.join(this.dataDir, 'buckets');
+    this.#tmpDir = path.join(this.dataDir, 'tmp');
+    this.#mpDir = path.join(this.dataDir, 'multipart');
+    this.minPartSize = options.minPartSize ?? MIN_PART_SIZE;
+  }
+
+  ready(): Promise<void> {
+    this.#ready ??= this.#load();
+    return this.#ready;
+  }
+
+  async #load(): Promise<void> {
+    await Promise.all([this.#bucketsDir, this.#tmpDir, this.#mpDir].map((d) => mkdir(d, { recursive: true })));
+    for (const name of await readdir(this.#bucketsDir)) {
+      if (!isValidBucketName(name)) continue;
+      const rec = await this.#readBucketRecord(name);
+      if (rec) this.#buckets.set(name, rec);
+    }
+    for (const id of await readdir(this.#mpDir)) {
+      if (!UPLOAD_ID_RE.test(id)) continue;
+      try {
+        const rec = JSON.parse(await readFile(path.join(this.#mpDir, id, 'upload.json'), 'utf8')) as UploadRecord;
+        this.#uploads.set(id, rec);
+      } catch {
+        // A half-created upload: the sweeper removes it.
+      }
+    }
+  }
+
+  async #readBucketRecord(name: string): Promise<BucketRecord | undefined> {
+    try {
+      return JSON.parse(await readFile(path.join(this.#bucketsDir, name, 'bucket.json'), 'utf8')) as BucketRecord;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Serialises the commit step per id, so the index always agrees with the last rename. */
+  async #lock<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.#locks.get(id) ?? Promise.resolve();
+    const run = prev.then(fn, fn);
+    const tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#locks.set(id, tail);
+    try {
+      return await run;
+    } finally {
+      if (this.#locks.get(id) === tail) this.#locks.delete(id);
+    }
+  }
+
+  // ---- buckets ----
+
+  async bucket(name: string): Promise<BucketRecord | undefined> {
+    await this.ready();
+    if (!isValidBucketName(name)) return undefined;
+    const known = this.#buckets.get(name);
+    if (known) return known;
+    // Another process (e.g. `hearth user`, a runner with its own FsBlobStore) may have created it.
+    const rec = await this.#readBucketRecord(name);
+    if (rec) this.#buckets.set(name, rec);
+    return rec;
+  }
+
+  /** Resolves when `owner` owns `name`; NoSuchBucket or AccessDenied otherwise. */
+  async requireBucket(owner: string, name: string): Promise<BucketRecord> {
+    const rec = await this.bucket(name);
+    if (!rec) throw new S3Error('NoSuchBucket', 'The specified bucket does not exist.', { extra: { BucketName: name } });
+    if (rec.owner !== owner) throw new S3Error('AccessDenied', 'Access Denied.', { extra: { BucketName: name } });
+    return rec;
+  }
+
+  async listBuckets(owner: string): Promise<Array<{ name: string; created: number }>> {
+    await this.ready();
+    const out: Array<{ name: string; created: number }> = [];
+    for (const [name, rec] of this.#buckets) if (rec.owner === owner) out.push({ name, created: rec.created });
+    return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /** Creates a bucket; `'exists'` when the owner already has it (S3 in us-east-1 and Ceph answer 200 there). */
+  async createBucket(owner: string, name: string, options: { maxBuckets?: number | undefined } = {}): Promise<'created' | 'exists'> {
+    assertBucketName(name);
+    await this.ready();
+    return this.#lock(`bucket:${name}`, async () => {
+      const rec = await this.bucket(name);
+      if (rec) {
+        if (rec.owner === owner) return 'exists';
+        throw new S3Error('BucketAlreadyExists', 'The requested bucket name is not available.', { extra: { BucketName: name } });
+      }
+      if (options.maxBuckets !== undefined) {
+        const count = [...this.#buckets.values()].filter((b) => b.owner === owner).length;
+        if (count >= options.maxBuckets) throw new S3Error('TooManyBuckets', 'You have attempted to create more buckets than allowed.');
+      }
+      const dir = path.join(this.#bucketsDir, name);
+      await mkdir(path.join(dir, 'objects'), { recursive: true });
+      const created: BucketRecord = { owner, created: Date.now() };
+      const tmp = path.join(this.#tmpDir, `${randomUUID()}.bucket`);
+      await writeFile(tmp, JSON.stringify(created), { flush: true });
+      await rename(tmp, path.join(dir, 'bucket.json'));
+      this.#buckets.set(name, created);
+      return 'created';
+    });
+  }
+
+  async deleteBucket(owner: string, name: string): Promise<void> {
+    await this.requireBucket(owner, name);
+    await this.#lock(`bucket:${name}`, async () => {
+      const idx = await this.index(name);
+      if (idx.size > 0) throw new S3Error('BucketNotEmpty', 'The bucket you tried to delete is not empty.', { extra: { BucketName: name } });
+      const trash = path.join(this.#tmpDir, `${randomUUID()}.trash`);
+      // Removing bucket.json first makes the bucket vanish in one step for other processes too.
+      await rm(path.join(this.#bucketsDir, name, 'bucket.json'), { force: true });
+      await rename(path.join(this.#bucketsDir, name), trash);
+      this.#buckets.delete(name);
+      this.#indexes.delete(name);
+      for (const [id, up] of this.#uploads) if (up.bucket === name) await this.#dropUpload(id);
+      for (const d of this.#dirs) if (d.startsWith(path.join(this.#bucketsDir, name) + path.sep)) this.#dirs.delete(d);
+      await rm(trash, { recursive: true, force: true });
+    });
+  }
+
+  // ---- object index ----
+
+  /** The bucket's key index, loaded from disk on first use. */
+  index(bucket: string): Promise<KeyIndex> {
+    let p = this.#indexes.get(bucket);
+    if (!p) {
+      p = this.#loadIndex(bucket);
+      this.#indexes.set(bucket, p);
+      p.catch(() => this.#indexes.delete(bucket));
+    }
+    return p;
+  }
+
+  async #loadIndex(bucket: string): Promise<KeyIndex> {
+    const idx = new KeyIndex();
+    const root = path.join(this.#bucketsDir, bucket, 'objects');
+    let shards: string[] = [];
+    try {
+      shards = await readdir(root);
+    } catch {
+      return idx;
+    }
+    const files: string[] = [];
+    for (const s of shards) {
+      for (const f of await readdir(path.join(root, s)).catch(() => [] as string[])) files.push(path.join(root, s, f));
+    }
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < files.length) {
+        const f = files[next++] as string;
+        const meta = await readMetaAt(f).catch(() => undefined);
+        if (meta) idx.set(meta.key, { size: meta.size, etag: meta.etag, lastModified: meta.lastModified });
+      }
+    };
+    await Promise.all(Array.from({ length: 32 }, worker));
+    return idx;
+  }
+
+  #objectPath(bucket: string, key: string): string {
+    const h = createHash('sha256').update(key).digest('hex');
+    return path.join(this.#bucketsDir, bucket, 'objects', h.slice(0, 2), h);
+  }
+
+  async #ensureDir(dir: string): Promise<void> {
+    if (this.#dirs.has(dir)) return;
+    await mkdir(dir, { recursive: true });
+    this.#dirs.add(dir);
+  }
+
+  // ---- objects ----
+
+  async headObject(owner: string, bucket: string, key: string): Promise<ObjectMeta> {
+    const { fh, meta } = await this.openObject(owner, bucket, key);
+    await fh.close();
+    return meta;
+  }
+
+  /** Opens an object; the handle stays valid even if the object is replaced or deleted meanwhile. */
+  async openObject(owner: string, bucket: string, key: string): Promise<{ fh: FileHandle; meta: ObjectMeta }> {
+    await this.requireBucket(owner, bucket);
+    assertKey(key);
+    let fh: FileHandle;
+    try {
+      fh = await open(this.#objectPath(bucket, key), 'r');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw noSuchKey(key);
+      throw e;
+    }
+    try {
+      const meta = await readFooter(fh);
+      if (meta.key !== key) throw noSuchKey(key);
+      return { fh, meta };
+    } catch (e) {
+      await fh.close();
+      throw e;
+    }
+  }
+
+  async putObject(owner: string, bucket: string, key: string, body: Body, options: PutOptions = {}): Promise<ObjectMeta> {
+    await this.requireBucket(owner, bucket);
+    assertKey(key);
+    const temp = await writeTemp(this.#tmpDir, body, { maxBytes: options.maxBytes, signal: options.signal });
+    const meta: ObjectMeta = {
+      key,
+      size: temp.size,
+      etag: `"${temp.md5.toString('hex')}"`,
+      lastModified: Date.now(),
+      contentType: options.contentType ?? 'binary/octet-stream',
+      userMeta: options.userMeta ?? {},
+      headers: options.headers ?? {},
+      ...(options.checksums && Object.keys(options.checksums).length ? { checksums: options.checksums } : {}),
+    };
+    await finishTemp(temp, meta);
+    await this.#commit(bucket, temp.path, meta);
+    return meta;
+  }
+
+  async #commit(bucket: string, tempPath: string, meta: ObjectMeta): Promise<void> {
+    const dest = this.#objectPath(bucket, meta.key);
+    try {
+      await this.#lock(`obj:${bucket}\0${meta.key}`, async () => {
+        const idx = await this.index(bucket);
+        if (!(await this.bucket(bucket))) throw new S3Error('NoSuchBucket', 'The specified bucket does not exist.', { extra: { BucketName: bucket } });
+        await this.#ensureDir(path.dirname(dest));
+        await rename(tempPath, dest);
+        idx.set(meta.key, { size: meta.size, etag: meta.etag, lastModified: meta.lastModified });
+      });
+    } catch (e) {
+      await rm(tempPath, { force: true });
+      throw e;
+    }
+  }
+
+  async deleteObject(owner: string, bucket: string, key: string): Promise<void> {
+    await this.requireBucket(owner, bucket);
+    assertKey(key);
+    await this.#lock(`obj:${bucket}\0${key}`, async () => {
+      const idx = await this.index(bucket);
+      await rm(this.#objectPath(bucket, key), { force: true });
+      idx.delete(key);
+    });
+  }
+
+  /** Streams an open object's bytes `[start, end]` (inclusive) and closes the handle at the end. */
+  static stream(fh: FileHandle, start: number, end: number): Readable {
+    return fh.createReadStream({ start, end, highWaterMark: 1 << 20, autoClose: true });
+  }
+
+  async usage(owner: string): Promise<{ bucketCount: number; bytes: number }> {
+    const buckets = await this.listBuckets(owner);
+    let bytes = 0;
+    for (const b of buckets) bytes += (await this.index(b.name)).bytes;
+    return { bucketCount: buckets.length, bytes };
+  }
+
+  // ---- multipart ----
+
+  async createUpload(owner: string, bucket: string, key: string, options: PutOptions = {}): Promise<UploadRecord> {
+    await this.requireBucket(owner, bucket);
+    assertKey(key);
+    const uploadId = randomBytes(16).toString('hex');
+    const rec: UploadRecord = {
+      uploadId,
+      bucket,
+      key,
+      owner,
+      initiated: Date.now(),
+      contentType: options.contentType ?? 'binary/octet-stream',
+      userMeta: options.userMeta ?? {},
+      headers: options.headers ?? {},
+    };
+    const dir = path.join(this.#mpDir, uploadId);
+    await mkdir(dir);
+    await writeFile(path.join(dir, 'upload.json'), JSON.stringify(rec));
+    this.#uploads.set(uploadId, rec);
+    return rec;
+  }
+
+  async getUpload(owner: string, bucket: string, key: string, uploadId: string): Promise<UploadRecord> {
+    await this.requireBucket(owner, bucket);
+    const rec = UPLOAD_ID_RE.test(uploadId) ? this.#uploads.get(uploadId) : undefined;
+    if (!rec || rec.bucket !== bucket || rec.key !== key) {
+      throw new S3Error('NoSuchUpload', 'The specified upload does not exist.', { extra: { UploadId: uploadId } });
+    }
+    return rec;
+  }
+
+  listUploads(bucket: string): UploadRecord[] {
+    return [...this.#uploads.values()].filter((u) => u.bucket === bucket);
+  }
+
+  #partPath(uploadId: string, partNumber: number): string {
+    return path.join(this.#mpDir, uploadId, String(partNumber).padStart(5, '0'));
+  }
+
+  async putPart(upload: UploadRecord, partNumber: number, body: Body, options: PutOptions = {}): Promise<PartInfo> {
+    assertPartNumber(partNumber);
+    const temp = await writeTemp(this.#tmpDir, body, { maxBytes: options.maxBytes, signal: options.signal });
+    const meta: ObjectMeta = {
+      key: '',
+      size: temp.size,
+      etag: `"${temp.md5.toString('hex')}"`,
+      lastModified: Date.now(),
+      contentType: '',
+      userMeta: {},
+      headers: {},
+      ...(options.checksums && Object.keys(options.checksums).length ? { checksums: options.checksums } : {}),
+    };
+    await finishTemp(temp, meta);
+    try {
+      if (!this.#uploads.has(upload.uploadId)) throw new S3Error('NoSuchUpload', 'The specified upload does not exist.', { extra: { UploadId: upload.uploadId } });
+      await rename(temp.path, this.#partPath(upload.uploadId, partNumber));
+    } catch (e) {
+      await rm(temp.path, { force: true });
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new S3Error('NoSuchUpload', 'The specified upload does not exist.', { extra: { UploadId: upload.uploadId } });
+      throw e;
+    }
+    return { partNumber, etag: meta.etag, size: meta.size, lastModified: meta.lastModified };
+  }
+
+  async listParts(upload: UploadRecord): Promise<PartInfo[]> {
+    const dir = path.join(this.#mpDir, upload.uploadId);
+    const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => /^\d{5}$/.test(n)).sort();
+    const out: PartInfo[] = [];
+    for (const n of names) {
+      const meta = await readMetaAt(path.join(dir, n)).catch(() => undefined);
+      if (meta) out.push({ partNumber: Number(n), etag: meta.etag, size: meta.size, lastModified: meta.lastModified });
+    }
+    return out;
+  }
+
+  async completeUpload(
+    upload: UploadRecord,
+    parts: ReadonlyArray<{ partNumber: number; etag: string }>,
+    options: { maxBytes?: number | undefined } = {},
+  ): Promise<ObjectMeta> {
+    return this.#lock(`upload:${upload.uploadId}`, async () => {
+      if (!this.#uploads.has(upload.uploadId)) throw new S3Error('NoSuchUpload', 'The specified upload does not exist.', { extra: { UploadId: upload.uploadId } });
+      if (parts.length === 0) throw new S3Error('MalformedXML', 'The XML you provided was not well-formed or did not validate against our published schema.');
+      let prev = 0;
+      for (const p of parts) {
+        if (p.partNumber <= prev) throw new S3Error('InvalidPartOrder', 'The list of parts was not in ascending order. Parts must be ordered by part number.');
+        prev = p.partNumber;
+      }
+      const handles: Array<{ fh: FileHandle; meta: ObjectMeta }> = [];
+      try {
+        for (const p of parts) {
+          let fh: FileHandle;
+          try {
+            fh = await open(this.#partPath(upload.uploadId, p.partNumber), 'r');
+          } catch {
+            throw invalidPart(p.partNumber);
+          }
+          const meta = await readFooter(fh).catch(async (e: unknown) => {
+            await fh.close();
+            throw e;
+          });
+          handles.push({ fh, meta });
+          if (normEtag(meta.etag) !== normEtag(p.etag)) throw invalidPart(p.partNumber);
+        }
+        handles.forEach((h, i) => {
+          if (i < handles.length - 1 && h.meta.size < this.minPartSize) {
+            throw new S3Error('EntityTooSmall', 'Your proposed upload is smaller than the minimum allowed object size.', {
+              extra: { ProposedSize: String(h.meta.size), MinSizeAllowed: String(this.minPartSize), PartNumber: String(parts[i]?.partNumber) },
+            });
+          }
+        });
+        const total = handles.reduce((s, h) => s + h.meta.size, 0);
+        if (options.maxBytes !== undefined && total > options.maxBytes) throw new S3Error('QuotaExceeded', 'The upload exceeds the storage quota.');
+        const md5s = createHash('md5');
+        for (const h of handles) md5s.update(Buffer.from(normEtag(h.meta.etag), 'hex'));
+        const meta: ObjectMeta = {
+          key: upload.key,
+          size: total,
+          etag: `"${md5s.digest('hex')}-${handles.length}"`,
+          lastModified: Date.now(),
+          contentType: upload.contentType,
+          userMeta: upload.userMeta,
+          headers: upload.headers,
+          parts: handles.length,
+        };
+        const tempPath = path.join(this.#tmpDir, `${randomUUID()}.tmp`);
+        const out = await open(tempPath, 'wx');
+        try {
+          const buf = Buffer.allocUnsafe(4 << 20);
+          for (const h of handles) {
+            let pos = 0;
+            while (pos < h.meta.size) {
+              const { bytesRead } = await h.fh.read(buf, 0, Math.min(buf.length, h.meta.size - pos), pos);
+              if (bytesRead === 0) throw new Error('part file shorter than its footer says');
+              await out.write(buf, 0, bytesRead);
+              pos += bytesRead;
+            }
+          }
+          await out.write(footerOf(meta));
+          await out.sync();
+        } catch (e) {
+          await out.close();
+          await rm(tempPath, { force: true });
+          throw e;
+        }
+        await out.close();
+        await this.#commit(upload.bucket, tempPath, meta);
+        await this.#dropUpload(upload.uploadId);
+        return meta;
+      } finally {
+        for (const h of handles) await h.fh.close().catch(() => undefined);
+      }
+    });
+  }
+
+  async abortUpload(upload: UploadRecord): Promise<void> {
+    await this.#lock(`upload:${upload.uploadId}`, () => this.#dropUpload(upload.uploadId));
+  }
+
+  async #dropUpload(uploadId: string): Promise<void> {
+    this.#uploads.delete(uploadId);
+    const trash = path.join(this.#tmpDir, `${randomUUID()}.trash`);
+    try {
+      await rename(path.join(this.#mpDir, uploadId), trash);
+    } catch {
+      return;
+    }
+    await rm(trash, { recursive: true, force: true });
+  }
+
+  /** Removes multipart uploads and temp files older than `maxAgeMs` (abandoned by clients or by a crash). */
+  async sweep(maxAgeMs: number): Promise<{ uploads: number; temps: number }> {
+    await this.ready();
+    const cutoff = Date.now() - maxAgeMs;
+    let uploads = 0;
+    for (const id of await readdir(this.#mpDir).catch(() => [] as string[])) {
+      if (!UPLOAD_ID_RE.test(id)) continue;
+      const rec = this.#uploads.get(id);
+      const born = rec?.initiated ?? (await stat(path.join(this.#mpDir, id)).catch(() => undefined))?.mtimeMs ?? Date.now();
+      if (born < cutoff) {
+        await this.#lock(`upload:${id}`, () => this.#dropUpload(id));
+        uploads++;
+      }
+    }
+    let temps = 0;
+    for (const f of await readdir(this.#tmpDir).catch(() => [] as string[])) {
+      const p = path.join(this.#tmpDir, f);
+      const st = await stat(p).catch(() => undefined);
+      if (st && st.mtimeMs < cutoff) {
+        await rm(p, { recursive: true, force: true });
+        temps++;
+      }
+    }
+    return { uploads, temps };
+  }
+}
+
+async function readMetaAt(file: string): Promise<ObjectMeta> {
+  const fh = await open(file, 'r');
+  try {
+    return await readFooter(fh);
+  } finally {
+    await fh.close();
+  }
+}
+
+function noSuchKey(key: string): S3Error {
+  return new S3Error('NoSuchKey', 'The specified key does not exist.', { extra: { Key: key } });
+}
+
+function invalidPart(n: number): S3Error {
+  return new S3Error('InvalidPart', 'One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part\'s entity tag.', {
+    extra: { PartNumber: String(n) },
+  });
+}
+
+export function normEtag(etag: string): string {
+  return etag.trim().replace(/^"|"$/g, '').toLowerCase();
+}
+
+export function assertPartNumber(n: number): void {
+  if (!Number.isInteger(n) || n < 1 || n > MAX_PARTS) throw new S3Error('InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive.');
+}
+
+export type { ObjectMeta };
+
+const shared = new Map<string, { backend: FsBackend; refs: number }>();
+
+/**
+ * One backend per data dir per process, so the gateway and every FsBlobStore over the same directory share one key
+ * index and one lock table (the index is only coherent inside one process; see docs/storage.md).
+ */
+export function acquireBackend(dataDir: string): FsBackend {
+  const dir = path.resolve(dataDir);
+  let e = shared.get(dir);
+  if (!e) {
+    e = { backend: new FsBackend(dir), refs: 0 };
+    shared.set(dir, e);
+  }
+  e.refs++;
+  return e.backend;
+}
+
+export function releaseBackend(backend: FsBackend): void {
+  const e = shared.get(backend.dataDir);
+  if (!e || e.backend !== backend) return;
+  if (--e.refs <= 0) shared.delete(backend.dataDir);
+}
