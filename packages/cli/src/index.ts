@@ -1,1 +1,5 @@
-export {};
+/**
+ * The `hearth` command line: `hearth server`, `hearth user create|list|delete`.
+ * @module
+ */
+export { buildProgram, main } from './cli.js';

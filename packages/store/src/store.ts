@@ -192,6 +192,23 @@ export class Store implements StoreScope {
     }
   }
 
+  async updateUser(id: number, input: { email: string; token: string }): Promise<User> {
+    try {
+      const row = await this.db
+        .updateTable('users')
+        .set({ email: input.email, token: input.token })
+        .where('id', '=', id)
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      return { id: row.id, email: row.email, token: row.token, createdAt: row.created_at };
+    } catch (e) {
+      if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
+        throw new StoreConflictError('email', `a user with this email or token already exists`);
+      }
+      throw e;
+    }
+  }
+
   /** Token lookup on every request: a prepared statement, no query building. */
   findUserByToken(token: string): User | undefined {
     const row = this.userByToken.get(token) as { id: number; email: string; token: string; created_at: string } | undefined;

@@ -1,0 +1,6 @@
+import { main } from './cli.js';
+
+main(process.argv).catch((e: unknown) => {
+  console.error(`hearth: ${e instanceof Error ? e.message : String(e)}`);
+  process.exit(1);
+});
