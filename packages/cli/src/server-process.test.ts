@@ -1,0 +1,125 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { runHearth, startServerProcess, type ServerProcess } from './test-support/server-process.js';
+
+const dirs: string[] = [];
+const procs: ServerProcess[] = [];
+function tempDir(): string {
+  const d = mkdtempSync(path.join(os.tmpdir(), 'hearth-cli-'));
+  dirs.push(d);
+  return d;
+}
+afterEach(() => {
+  for (const p of procs.splice(0)) if (p.child.exitCode === null) p.child.kill('SIGKILL');
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+async function start(args: string[]): Promise<ServerProcess> {
+  const p = await startServerProcess(args);
+  procs.push(p);
+  return p;
+}
+
+describe('hearth server', () => {
+  it('prints the API URL, storage URL, email and token, and keeps the generated token across restarts', async () => {
+    const dir = tempDir();
+    const first = await start(['--data-dir', dir]);
+    const out = first.output();
+    expect(out).toMatch(/Hearth storage:/);
+    expect(out).toMatch(/User email:\s+user@hearth\.local/);
+    const token = /User token:\s+(\S+)/.exec(out)![1]!;
+    const info = await fetch(`${first.apiUrl}/info`, { headers: { authorization: token } });
+    expect(info.status).toBe(200);
+    expect(((await info.json()) as { email: string }).email).toBe('user@hearth.local');
+    first.child.kill('SIGTERM');
+    expect(await first.exited).toBe(0);
+    expect(first.output()).toMatch(/shutting down/);
+
+    const second = await start(['--data-dir', dir]);
+    expect(/User token:\s+(\S+)/.exec(second.output())![1]).toBe(token);
+    second.child.kill('SIGINT');
+    expect(await second.exited).toBe(0);
+  });
+
+  it('sets the default user credentials from --email and --token', async () => {
+    const dir = tempDir();
+    const s = await start(['--data-dir', dir, '--email', 'ops@example.com', '--token', 'tok-1']);
+    const r = await fetch(`${s.apiUrl}/info`, { headers: { authorization: 'tok-1' } });
+    expect(((await r.json()) as { email: string }).email).toBe('ops@example.com');
+  });
+
+  it('refuses bad flags with a clear message', async () => {
+    const bad = runHearth(['server', '--port', 'eighty']);
+    expect(await bad.exited).not.toBe(0);
+    expect(bad.output()).toMatch(/port/);
+  });
+
+  it('keeps every acknowledged task after a SIGKILL in the middle of a burst of POST /tasks', async () => {
+    const dir = tempDir();
+    const s = await start(['--data-dir', dir, '--token', 'burst']);
+    const acknowledged = new Map<string, string>();
+    let stop = false;
+    const worker = async (w: number) => {
+      for (let i = 0; !stop; i++) {
+        const name = `burst-${w}-${i}`;
+        try {
+          const r = await fetch(`${s.apiUrl}/tasks`, {
+            method: 'POST',
+            headers: { authorization: 'burst', 'content-type': 'application/json' },
+            body: JSON.stringify({ name, profile: 'docker-batch', instanceCount: 1, tags: [name] }),
+          });
+          if (r.status === 201) acknowledged.set(((await r.json()) as { uuid: string }).uuid, name);
+        } catch {
+          return; // the server is gone: this request was never acknowledged
+        }
+      }
+    };
+    const workers = Array.from({ length: 8 }, (_, w) => worker(w));
+    while (acknowledged.size < 200) await new Promise((r) => setTimeout(r, 10));
+    s.child.kill('SIGKILL');
+    await s.exited;
+    stop = true;
+    await Promise.all(workers);
+
+    const again = await start(['--data-dir', dir]);
+    for (const [uuid, name] of acknowledged) {
+      const r = await fetch(`${again.apiUrl}/tasks/${uuid}`, { headers: { authorization: 'burst' } });
+      expect(r.status, `task ${uuid} (${name})`).toBe(200);
+      const task = (await r.json()) as { name: string; tags: string[]; state: string };
+      expect(task).toMatchObject({ name, tags: [name], state: 'Submitted' });
+    }
+  });
+});
+
+describe('hearth user', () => {
+  it('creates, lists and deletes users, also while a server runs on the data dir', async () => {
+    const dir = tempDir();
+    const s = await start(['--data-dir', dir]);
+    const create = runHearth(['user', 'create', '--data-dir', dir, '--email', 'bob@example.com']);
+    expect(await create.exited).toBe(0);
+    const token = create.output().trim();
+    expect(token.length).toBeGreaterThan(10);
+    // The running server sees the new user at once.
+    const info = await fetch(`${s.apiUrl}/info`, { headers: { authorization: token } });
+    expect(((await info.json()) as { email: string }).email).toBe('bob@example.com');
+
+    const dup = runHearth(['user', 'create', '--data-dir', dir, '--email', 'bob@example.com']);
+    expect(await dup.exited).toBe(1);
+    expect(dup.output()).toMatch(/already exists/);
+
+    const list = runHearth(['user', 'list', '--data-dir', dir]);
+    expect(await list.exited).toBe(0);
+    expect(list.output()).toMatch(/user@hearth\.local/);
+    expect(list.output()).toMatch(/bob@example\.com/);
+
+    const del = runHearth(['user', 'delete', '--data-dir', dir, '--email', 'bob@example.com']);
+    expect(await del.exited).toBe(0);
+    const gone = await fetch(`${s.apiUrl}/info`, { headers: { authorization: token } });
+    expect(gone.status).toBe(401);
+
+    const missing = runHearth(['user', 'delete', '--data-dir', dir, '--email', 'nobody@example.com']);
+    expect(await missing.exited).toBe(1);
+  });
+});
