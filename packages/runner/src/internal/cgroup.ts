@@ -1,0 +1,159 @@
+import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+const ROOT = '/sys/fs/cgroup';
+type Controller = 'memory' | 'cpu' | 'cpuacct' | 'pids';
+const CONTROLLERS: readonly Controller[] = ['memory', 'cpu', 'cpuacct', 'pids'];
+
+let ownPaths: Map<string, string> | undefined;
+
+/** The server's own cgroup per v1 controller: instance cgroups nest under it, so they count towards its limits. */
+function ownCgroupPath(controller: Controller): string | undefined {
+  if (!ownPaths) {
+    ownPaths = new Map();
+    try {
+      for (const line of readFileSync('/proc/self/cgroup', 'utf8').split('\n')) {
+        const [, names, p] = line.split(':');
+        if (!names || p === undefined) continue;
+        for (const n of names.split(',')) ownPaths.set(n, p);
+      }
+    } catch {
+      // not Linux, or no /proc: no cgroups
+    }
+  }
+  return ownPaths.get(controller);
+}
+
+export interface CgroupLimits {
+  readonly memoryBytes?: number | null;
+  readonly cores?: number | null;
+  readonly pids?: number | null;
+}
+
+/**
+ * One instance's cgroup v1 groups (memory, cpu, cpuacct, pids). Created before the command starts; the wrapper
+ * moves itself in, so every descendant is accounted and limited.
+ */
+export class Cgroup {
+  readonly #paths: Map<Controller, string>;
+
+  private constructor(paths: Map<Controller, string>) {
+    this.#paths = paths;
+  }
+
+  /** Creates the groups, or returns undefined when cgroup v1 is not writable here (then the host runtime has no limits). */
+  static async create(name: string, limits: CgroupLimits): Promise<Cgroup | undefined> {
+    const paths = new Map<Controller, string>();
+    try {
+      for (const c of CONTROLLERS) {
+        const own = ownCgroupPath(c);
+        if (own === undefined) continue;
+        const p = `${ROOT}/${c}${own === '/' ? '' : own}/hearth/${name}`;
+        await mkdir(p, { recursive: true });
+        paths.set(c, p);
+      }
+    } catch {
+      await new Cgroup(paths).remove();
+      return undefined;
+    }
+    if (!paths.has('memory')) {
+      await new Cgroup(paths).remove();
+      return undefined;
+    }
+    const cg = new Cgroup(paths);
+    if (limits.memoryBytes) {
+      await cg.#write('memory', 'memory.limit_in_bytes', String(Math.floor(limits.memoryBytes)));
+      // No swap beyond the limit, so a memory hog is killed instead of thrashing (ignored without swap accounting).
+      await cg.#write('memory', 'memory.memsw.limit_in_bytes', String(Math.floor(limits.memoryBytes))).catch(() => {});
+    }
+    if (limits.cores && paths.has('cpu')) {
+      await cg.#write('cpu', 'cpu.cfs_period_us', '100000');
+      await cg.#write('cpu', 'cpu.cfs_quota_us', String(Math.max(1000, Math.round(limits.cores * 100000))));
+    }
+    if (limits.pids && paths.has('pids')) await cg.#write('pids', 'pids.max', String(limits.pids));
+    return cg;
+  }
+
+  /** The groups of an instance created earlier (re-attach after a restart); undefined when none exist. */
+  static existing(name: string): Cgroup {
+    const paths = new Map<Controller, string>();
+    for (const c of CONTROLLERS) {
+      const own = ownCgroupPath(c);
+      if (own !== undefined) paths.set(c, `${ROOT}/${c}${own === '/' ? '' : own}/hearth/${name}`);
+    }
+    return new Cgroup(paths);
+  }
+
+  /** `cgroup.procs` files the wrapper writes its pid to. */
+  get procsFiles(): string[] {
+    return [...this.#paths.values()].map((p) => `${p}/cgroup.procs`);
+  }
+
+  async memoryBytes(): Promise<number> {
+    return this.#readNumber('memory', 'memory.usage_in_bytes');
+  }
+
+  async peakMemoryBytes(): Promise<number> {
+    return this.#readNumber('memory', 'memory.max_usage_in_bytes');
+  }
+
+  async cpuTimeNs(): Promise<number> {
+    return this.#readNumber('cpuacct', 'cpuacct.usage');
+  }
+
+  /** True when the kernel OOM-killed a process in this group. */
+  async oomKilled(): Promise<boolean> {
+    const p = this.#paths.get('memory');
+    if (!p) return false;
+    const text = await readFile(`${p}/memory.oom_control`, 'utf8').catch(() => '');
+    const m = /oom_kill (\d+)/.exec(text);
+    if (m) return Number(m[1]) > 0;
+    return (await this.#readNumber('memory', 'memory.failcnt')) > 0;
+  }
+
+  /** Removes the groups; they must be empty, so retry briefly while the last processes are reaped. */
+  async remove(): Promise<void> {
+    for (const p of this.#paths.values()) {
+      for (let i = 0; i < 40; i++) {
+        try {
+          await rmdir(p);
+          break;
+        } catch (e) {
+          if ((e as { code?: string }).code === 'ENOENT') break;
+          await sleep(25);
+        }
+      }
+    }
+  }
+
+  async #write(c: Controller, file: string, value: string): Promise<void> {
+    const p = this.#paths.get(c);
+    if (p) await writeFile(`${p}/${file}`, value);
+  }
+
+  async #readNumber(c: Controller, file: string): Promise<number> {
+    const p = this.#paths.get(c);
+    if (!p) return 0;
+    const n = Number((await readFile(`${p}/${file}`, 'utf8').catch(() => '0')).trim());
+    return Number.isFinite(n) ? n : 0;
+  }
+}
+
+/** Reads a docker container's cgroup v1 figures (cgroupfs driver: `/sys/fs/cgroup/<c>/docker/<id>`). */
+export async function readDockerCgroup(containerId: string): Promise<{ memory: number; peak: number; cpuNs: number } | undefined> {
+  const read = async (c: string, f: string): Promise<number | undefined> => {
+    try {
+      return Number((await readFile(`${ROOT}/${c}/docker/${containerId}/${f}`, 'utf8')).trim());
+    } catch {
+      return undefined;
+    }
+  };
+  const memory = await read('memory', 'memory.usage_in_bytes');
+  if (memory === undefined) return undefined;
+  return {
+    memory,
+    peak: (await read('memory', 'memory.max_usage_in_bytes')) ?? memory,
+    cpuNs: (await read('cpuacct', 'cpuacct.usage')) ?? 0,
+  };
+}

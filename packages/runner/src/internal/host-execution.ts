@@ -1,0 +1,208 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import type net from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { RunnerError } from '../runner-error.js';
+import type { SandboxKind } from '../instance-spec.js';
+import type { Cgroup } from './cgroup.js';
+import type { Execution, ExitInfo, UsageSample } from './execution.js';
+import { CLOCK_TICKS, isSameProcessAlive, killQuietly, PAGE_SIZE, processGroupMembers, readProcStat } from './proc.js';
+import { openFifoReader, WRAPPER_SCRIPT } from './wrapper.js';
+
+export interface HostStartOptions {
+  readonly command: string;
+  readonly workdir: string;
+  readonly stateDir: string;
+  readonly env: Readonly<Record<string, string>>;
+  readonly sandbox: 'bwrap' | 'none';
+  readonly network: boolean;
+  readonly cgroup: Cgroup | undefined;
+}
+
+/** bubblewrap arguments: the whole host read-only, the working dir writable, no network unless allowed, no capabilities. */
+export function bwrapArgs(workdir: string, network: boolean): string[] {
+  return [
+    '--ro-bind', '/', '/',
+    '--dev', '/dev',
+    '--proc', '/proc',
+    '--tmpfs', '/tmp',
+    '--bind', workdir, workdir,
+    '--chdir', workdir,
+    '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try',
+    ...(network ? [] : ['--unshare-net']),
+    '--die-with-parent',
+    '--cap-drop', 'ALL',
+  ];
+}
+
+/** What a re-attaching server needs to find a host instance again (stored in the instance's state file). */
+export interface HostProcessRecord {
+  readonly pid: number;
+  readonly startTicks: number;
+}
+
+/**
+ * The host runtime: the wrapper runs as the leader of a new process group (and session) in the working dir,
+ * the command inside bubblewrap when available.
+ */
+export class HostExecution implements Execution {
+  readonly runtime = 'host' as const;
+  readonly sandbox: SandboxKind;
+  readonly detail: string;
+  readonly stdout: net.Socket;
+  readonly stderr: net.Socket;
+  readonly exited: Promise<ExitInfo>;
+  readonly record: HostProcessRecord;
+  readonly #pid: number;
+  readonly #stateDir: string;
+  readonly #cgroup: Cgroup | undefined;
+  #done = false;
+
+  private constructor(init: {
+    pid: number;
+    startTicks: number;
+    stateDir: string;
+    sandbox: SandboxKind;
+    cgroup: Cgroup | undefined;
+    child: ChildProcess | undefined;
+  }) {
+    this.#pid = init.pid;
+    this.#stateDir = init.stateDir;
+    this.#cgroup = init.cgroup;
+    this.sandbox = init.sandbox;
+    this.record = { pid: init.pid, startTicks: init.startTicks };
+    this.detail =
+      init.sandbox === 'bwrap'
+        ? 'host runtime, sandboxed with bubblewrap (working dir writable, rest read-only)'
+        : 'host runtime, plain process group (bubblewrap not available)';
+    this.stdout = openFifoReader(`${init.stateDir}/stdout`);
+    this.stderr = openFifoReader(`${init.stateDir}/stderr`);
+    this.exited = this.#watch(init.child);
+    this.exited.finally(() => (this.#done = true)).catch(() => {});
+  }
+
+  static async start(o: HostStartOptions): Promise<HostExecution> {
+    const argv = o.sandbox === 'bwrap' ? ['bwrap', ...bwrapArgs(o.workdir, o.network), '--', '/bin/sh', '-c', o.command] : ['/bin/sh', '-c', o.command];
+    const child = spawn('/bin/sh', ['-c', WRAPPER_SCRIPT, 'hearth-instance', o.stateDir, ...argv], {
+      cwd: o.workdir,
+      env: { ...o.env, HEARTH_CGROUP_PROCS: o.cgroup?.procsFiles.join(' ') ?? '' },
+      detached: true, // its own process group: abort signals the whole group, and it survives a server crash
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    await waitReady(child);
+    const pid = child.pid as number;
+    const st = await readProcStat(pid);
+    return new HostExecution({ pid, startTicks: st?.startTicks ?? 0, stateDir: o.stateDir, sandbox: o.sandbox, cgroup: o.cgroup, child });
+  }
+
+  /** Re-attaches to a wrapper left running by a previous server process. */
+  static reattach(record: HostProcessRecord, init: { stateDir: string; sandbox: SandboxKind; cgroup: Cgroup | undefined }): HostExecution {
+    return new HostExecution({ ...record, ...init, child: undefined });
+  }
+
+  async terminate(graceMs: number): Promise<void> {
+    if (this.#done) return;
+    // SIGTERM the command, not the wrapper (which records the exit status) nor bubblewrap (which would take the
+    // sandbox down with SIGKILL at once and lose the command's own exit status).
+    for (const p of await processGroupMembers(this.#pid)) {
+      if (p.pid !== this.#pid && p.comm !== 'bwrap') killQuietly(p.pid, 'SIGTERM');
+    }
+    const timer = sleep(graceMs, 'grace' as const, { ref: false });
+    if ((await Promise.race([this.exited.then(() => 'exited' as const), timer])) === 'grace') {
+      killQuietly(-this.#pid, 'SIGKILL');
+    }
+    await this.exited;
+  }
+
+  async sample(): Promise<UsageSample | undefined> {
+    // The cgroup outlives the command until dispose(): its peak is read once more after the exit.
+    if (this.#cgroup) {
+      return {
+        memoryBytes: await this.#cgroup.memoryBytes(),
+        peakMemoryBytes: await this.#cgroup.peakMemoryBytes(),
+        cpuTimeSec: (await this.#cgroup.cpuTimeNs()) / 1e9,
+      };
+    }
+    if (this.#done) return undefined;
+    const members = await processGroupMembers(this.#pid);
+    const memoryBytes = members.reduce((n, p) => n + p.rssPages * PAGE_SIZE, 0);
+    const ticks = members.reduce((n, p) => n + p.utimeTicks + p.stimeTicks, 0);
+    return { memoryBytes, peakMemoryBytes: memoryBytes, cpuTimeSec: ticks / CLOCK_TICKS };
+  }
+
+  async dispose(): Promise<void> {
+    killQuietly(-this.#pid, 'SIGKILL');
+    this.stdout.destroy();
+    this.stderr.destroy();
+    await this.#cgroup?.remove();
+  }
+
+  async #watch(child: ChildProcess | undefined): Promise<ExitInfo> {
+    let signal: NodeJS.Signals | null = null;
+    if (child) {
+      const [, sig] = (await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) resolve([child.exitCode, child.signalCode]);
+        else child.once('exit', (c, s) => resolve([c, s]));
+      })) as [number | null, NodeJS.Signals | null];
+      signal = sig;
+    } else {
+      // Not our child: the FIFOs reach EOF when the wrapper and the command are gone; also watch the pid in case a
+      // leftover process keeps a FIFO open (this poll exists only for re-attached instances).
+      const ended = Promise.all([endOf(this.stdout), endOf(this.stderr)]);
+      let over = false;
+      void ended.then(() => (over = true));
+      while (!over && (await isSameProcessAlive(this.#pid, this.record.startTicks))) {
+        await Promise.race([ended, sleep(1000)]);
+      }
+    }
+    // Leftover background processes of the command end with it.
+    killQuietly(-this.#pid, 'SIGKILL');
+    await drain([this.stdout, this.stderr], 5000);
+    const exitCode = await readExitFile(this.#stateDir);
+    const oomKilled = (await this.#cgroup?.oomKilled()) ?? false;
+    return { exitCode, signal: exitCode === null ? (signal ?? 'SIGKILL') : null, oomKilled, lost: exitCode === null && signal === null && !child };
+  }
+}
+
+async function waitReady(child: ChildProcess): Promise<void> {
+  let err = '';
+  child.stderr?.on('data', (d: Buffer) => {
+    if (err.length < 4096) err += d.toString();
+  });
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    const onExit = (code: number | null): void =>
+      reject(new RunnerError('RuntimeUnavailable', `the instance wrapper exited (${code}) before starting the command: ${err.trim()}`));
+    child.once('error', (e) => reject(new RunnerError('RuntimeUnavailable', `cannot start /bin/sh: ${e.message}`, { cause: e })));
+    child.once('exit', onExit);
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('ready\n')) {
+        child.off('exit', onExit);
+        resolve();
+      }
+    });
+  });
+  child.stdout?.resume();
+}
+
+export async function readExitFile(stateDir: string): Promise<number | null> {
+  const text = await readFile(`${stateDir}/exit`, 'utf8').catch(() => '');
+  return /^\d+\n$/.test(text) ? Number(text) : null;
+}
+
+function endOf(s: net.Socket): Promise<void> {
+  return new Promise((resolve) => {
+    if (s.readableEnded || s.destroyed) resolve();
+    else {
+      s.once('end', resolve);
+      s.once('close', resolve);
+    }
+  });
+}
+
+export async function drain(streams: net.Socket[], timeoutMs: number): Promise<void> {
+  const all = Promise.all(streams.map(endOf));
+  await Promise.race([all, sleep(timeoutMs, undefined, { ref: false })]);
+  for (const s of streams) s.destroy();
+}

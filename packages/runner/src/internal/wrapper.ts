@@ -1,0 +1,40 @@
+import { constants, openSync } from 'node:fs';
+import net from 'node:net';
+
+/**
+ * The shell wrapper every instance runs in (host and docker alike). It outlives a server crash:
+ * - stdout/stderr go to FIFOs in the state dir that the wrapper itself holds open read-write, so the command never
+ *   sees EPIPE while the server is away (at worst it blocks on a full pipe until the server re-attaches);
+ * - it records the command's exit status in `state/exit` for a server that re-attaches;
+ * - it joins the instance's cgroups before starting the command, so every descendant is limited and accounted;
+ * - on SIGTERM it forwards the signal to the command (to every process when it is a container's pid 1).
+ * Arguments: `$1` = state dir, the rest = the command's argv.
+ */
+export const WRAPPER_SCRIPT = `S="$1"; shift
+[ -p "$S/stdout" ] && [ -p "$S/stderr" ] || mkfifo "$S/stdout" "$S/stderr" || exit 91
+for f in $HEARTH_CGROUP_PROCS; do echo $$ > "$f" || exit 92; done
+unset HEARTH_CGROUP_PROCS
+exec 3<>"$S/stdout" 4<>"$S/stderr"
+echo ready
+exec >/dev/null 2>&4
+"$@" </dev/null >&3 2>&4 3>&- 4>&- &
+child=$!
+trap 'if [ "$$" = 1 ]; then kill -TERM -1; else kill -TERM "$child"; fi 2>/dev/null' TERM INT HUP
+wait "$child"; rc=$?
+while kill -0 "$child" 2>/dev/null; do wait "$child"; rc=$?; done
+echo "$rc" > "$S/exit"
+exit "$rc"`;
+
+/**
+ * Opens a FIFO's read end without blocking and wraps it in a socket: libuv reads pipes asynchronously, with no
+ * thread-pool thread parked per instance. (A synchronous open is fine: with O_NONBLOCK it never waits.)
+ */
+export function openFifoReader(file: string): net.Socket {
+  const fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
+  return new net.Socket({ fd, readable: true, writable: false });
+}
+
+/** Keeps a FIFO open for writing so its reader sees no EOF before the real writers arrive (docker start-up). */
+export function openFifoKeeper(file: string): number {
+  return openSync(file, constants.O_RDWR | constants.O_NONBLOCK);
+}

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Stops the engine started by docker-up.sh, by its PID. Idempotent.
+set -euo pipefail
+D=${HEARTH_DOCKER_DIR:-/tmp/hearth-docker}
+PIDFILE="$D/dockerd.pid"
+[ -f "$PIDFILE" ] || exit 0
+PID=$(cat "$PIDFILE")
+if kill -0 "$PID" 2>/dev/null; then
+  kill "$PID"
+  for _ in $(seq 200); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
+  kill -0 "$PID" 2>/dev/null && kill -9 "$PID"
+fi
+rm -f "$PIDFILE"
+umount "$D/exec/netns/default" 2>/dev/null || true
