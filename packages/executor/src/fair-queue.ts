@@ -1,0 +1,119 @@
+import type { RangeSegment } from '@hearth/core';
+
+interface QueuedTask<T> {
+  readonly id: string;
+  readonly owner: string;
+  readonly payload: T;
+  /** Remaining ids, ascending; the head segment shrinks as instances are dispatched. */
+  segments: RangeSegment[];
+  count: number;
+}
+
+export interface Dequeued<T> {
+  readonly taskId: string;
+  readonly instanceId: number;
+  readonly payload: T;
+}
+
+/**
+ * The queue of pending instances shared by every task: round-robin across owners, FIFO across an owner's tasks,
+ * ascending ids within a task. Tasks are stored as ranges, so a 100,000-instance task costs one entry.
+ */
+export class FairQueue<T> {
+  /** Owners with pending work, in round-robin order; the head is served next. */
+  readonly #ring: string[] = [];
+  readonly #byOwner = new Map<string, QueuedTask<T>[]>();
+  readonly #byTask = new Map<string, QueuedTask<T>>();
+  #size = 0;
+
+  get size(): number {
+    return this.#size;
+  }
+
+  has(taskId: string): boolean {
+    return this.#byTask.has(taskId);
+  }
+
+  push(taskId: string, owner: string, segments: readonly RangeSegment[], payload: T): void {
+    const copy = segments.map((s) => ({ start: s.start, end: s.end })).filter((s) => s.end >= s.start);
+    const count = copy.reduce((n, s) => n + s.end - s.start + 1, 0);
+    if (count === 0) return;
+    const entry: QueuedTask<T> = { id: taskId, owner, payload, segments: copy, count };
+    this.#byTask.set(taskId, entry);
+    let list = this.#byOwner.get(owner);
+    if (!list) {
+      list = [];
+      this.#byOwner.set(owner, list);
+      this.#ring.push(owner);
+    }
+    list.push(entry);
+    this.#size += count;
+  }
+
+  shift(): Dequeued<T> | undefined {
+    const owner = this.#ring.shift();
+    if (owner === undefined) return undefined;
+    const list = this.#byOwner.get(owner) as QueuedTask<T>[];
+    const task = list[0] as QueuedTask<T>;
+    const seg = task.segments[0] as RangeSegment;
+    const instanceId = seg.start;
+    if (seg.start === seg.end) task.segments.shift();
+    else task.segments[0] = { start: seg.start + 1, end: seg.end };
+    task.count--;
+    this.#size--;
+    if (task.count === 0) {
+      list.shift();
+      this.#byTask.delete(task.id);
+    }
+    if (list.length > 0) this.#ring.push(owner); // to the back: the next owner is served next
+    else this.#byOwner.delete(owner);
+    return { taskId: task.id, instanceId, payload: task.payload };
+  }
+
+  /** Removes a task's remaining instances (or one of them); returns the removed ids as ranges. */
+  remove(taskId: string, instanceId?: number): RangeSegment[] {
+    const task = this.#byTask.get(taskId);
+    if (!task) return [];
+    if (instanceId === undefined) {
+      this.#drop(task);
+      return task.segments;
+    }
+    const i = task.segments.findIndex((s) => s.start <= instanceId && instanceId <= s.end);
+    if (i < 0) return [];
+    const s = task.segments[i] as RangeSegment;
+    const parts: RangeSegment[] = [];
+    if (s.start < instanceId) parts.push({ start: s.start, end: instanceId - 1 });
+    if (instanceId < s.end) parts.push({ start: instanceId + 1, end: s.end });
+    task.segments.splice(i, 1, ...parts);
+    task.count--;
+    this.#size--;
+    if (task.count === 0) this.#drop(task);
+    return [{ start: instanceId, end: instanceId }];
+  }
+
+  /** Removes everything; returns each task's remaining ranges. */
+  clear(): Map<string, RangeSegment[]> {
+    const out = new Map<string, RangeSegment[]>();
+    for (const t of this.#byTask.values()) out.set(t.id, t.segments);
+    this.#byTask.clear();
+    this.#byOwner.clear();
+    this.#ring.length = 0;
+    this.#size = 0;
+    return out;
+  }
+
+  #drop(task: QueuedTask<T>): void {
+    this.#byTask.delete(task.id);
+    this.#size -= task.count;
+    task.count = 0;
+    const list = this.#byOwner.get(task.owner);
+    if (!list) return;
+    const at = list.indexOf(task);
+    if (at >= 0) list.splice(at, 1);
+    if (list.length === 0) {
+      this.#byOwner.delete(task.owner);
+      const r = this.#ring.indexOf(task.owner);
+      if (r >= 0) this.#ring.splice(r, 1);
+    }
+  }
+}

@@ -1,0 +1,235 @@
+import os from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  findLeftoverInstances,
+  reattachInstance,
+  ResourceCache,
+  startInstance,
+  type InstanceResult,
+  type LeftoverInstance,
+  type RunnerOptions,
+  type RunningInstance,
+  type SnapshotResult,
+  type SnapshotSpec,
+} from '@hearth/runner';
+import type {
+  CancelOptions,
+  Executor,
+  ExecutorCloseOptions,
+  ExecutorEvent,
+  ExecutorListener,
+  ExecutorStats,
+  TaskSubmission,
+} from './executor.js';
+import { ExecutorClosedError } from './executor.js';
+import { FairQueue } from './fair-queue.js';
+
+export interface LocalExecutorOptions {
+  /** Parent of every instance directory. */
+  readonly workRoot: string;
+  /** Instances running at once. @default os.availableParallelism() */
+  readonly slots?: number;
+  /** Where resources are read and results written. Required for tasks with resources or results. */
+  readonly blobStore?: NonNullable<RunnerOptions['blobStore']>;
+  /** Node resource cache. @default a cache in `<workRoot>/.cache` */
+  readonly cache?: ResourceCache;
+  /** Passed to every runner (runtime, sandbox, cgroups, grace period, docker engine, sample interval). @default {} */
+  readonly runner?: Omit<RunnerOptions, 'blobStore' | 'cache' | 'onEvent' | 'signal'>;
+  /** A first listener, same as `subscribe()`. */
+  readonly onEvent?: ExecutorListener;
+}
+
+interface TaskState {
+  readonly submission: TaskSubmission;
+  /** Queued + running instances; the task drains when it reaches 0. */
+  remaining: number;
+  readonly running: Map<number, RunningInstance>;
+}
+
+/**
+ * Runs instances on this machine, in-process through the runner: `slots` at a time (one per core by default), from
+ * one queue shared by every task — round-robin between owners, FIFO within an owner. A slot is refilled the moment
+ * an instance ends (no polling), and a task's pending instances stay ranges until they start.
+ *
+ * @example
+ * ```ts
+ * await using executor = new LocalExecutor({ workRoot: '/var/lib/hearth/work', blobStore });
+ * executor.subscribe((e) => { if (e.type === 'instance-finished') console.log(e.instanceId, e.result.state); });
+ * await executor.submit({ taskUuid, owner: 'me@example.com', instances: [{ start: 0, end: 99 }], template });
+ * ```
+ */
+export class LocalExecutor implements Executor {
+  readonly kind = 'local';
+  readonly slots: number;
+  readonly cache: ResourceCache;
+  readonly #o: LocalExecutorOptions;
+  readonly #queue = new FairQueue<TaskState>();
+  readonly #tasks = new Map<string, TaskState>();
+  readonly #listeners = new Set<ExecutorListener>();
+  #running = 0;
+  #closed = false;
+  #closing: Promise<void> | undefined;
+  readonly #idle: Array<() => void> = [];
+
+  constructor(options: LocalExecutorOptions) {
+    this.#o = options;
+    this.slots = Math.max(1, Math.floor(options.slots ?? os.availableParallelism()));
+    this.cache = options.cache ?? new ResourceCache(`${options.workRoot}/.cache`);
+    if (options.onEvent) this.#listeners.add(options.onEvent);
+  }
+
+  subscribe(listener: ExecutorListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  stats(): ExecutorStats {
+    return { slots: this.slots, running: this.#running, queued: this.#queue.size, tasks: this.#tasks.size };
+  }
+
+  async submit(task: TaskSubmission): Promise<void> {
+    if (this.#closed) throw new ExecutorClosedError('the executor is closed');
+    if (this.#tasks.has(task.taskUuid)) throw new Error(`task ${task.taskUuid} is already submitted`);
+    const state: TaskState = { submission: task, remaining: 0, running: new Map() };
+    this.#queue.push(task.taskUuid, task.owner, task.instances, state);
+    const queued = this.#queue.has(task.taskUuid);
+    if (!queued) {
+      // An empty range: nothing to run, but the scheduler still hears that the task is done here.
+      queueMicrotask(() => this.#emit({ type: 'task-drained', taskUuid: task.taskUuid }));
+      return;
+    }
+    state.remaining = task.instances.reduce((n, s) => n + Math.max(0, s.end - s.start + 1), 0);
+    this.#tasks.set(task.taskUuid, state);
+    this.#pump();
+  }
+
+  async cancel(taskUuid: string, options: CancelOptions = {}): Promise<void> {
+    const state = this.#tasks.get(taskUuid);
+    if (!state) return;
+    const removed = this.#queue.remove(taskUuid, options.instanceId);
+    const count = removed.reduce((n, s) => n + s.end - s.start + 1, 0);
+    if (count > 0) {
+      state.remaining -= count;
+      this.#emit({ type: 'instances-cancelled', taskUuid, instances: removed });
+    }
+    const running = [...state.running.entries()].filter(([id]) => options.instanceId === undefined || id === options.instanceId);
+    for (const [, inst] of running) inst.abort(new Error('cancelled'));
+    this.#maybeDrained(taskUuid, state);
+    await Promise.all(running.map(([, inst]) => inst.result));
+  }
+
+  async snapshot(taskUuid: string, settings?: SnapshotSpec, options: { signal?: AbortSignal } = {}): Promise<SnapshotResult> {
+    const state = this.#tasks.get(taskUuid);
+    if (!state) return { keys: [], bytes: 0 };
+    const parts = await Promise.all([...state.running.values()].map((i) => i.snapshot(settings, options).catch(() => ({ keys: [], bytes: 0 }))));
+    return { keys: parts.flatMap((p) => p.keys).sort(), bytes: parts.reduce((n, p) => n + p.bytes, 0) };
+  }
+
+  async updateResources(taskUuid: string, options: { signal?: AbortSignal } = {}): Promise<void> {
+    const state = this.#tasks.get(taskUuid);
+    if (!state) return;
+    await Promise.all([...state.running.values()].map((i) => i.updateResources(options).catch(() => undefined)));
+  }
+
+  /**
+   * Finds instances a previous process left running in `workRoot` and re-attaches to them (they take slots like any
+   * other). Their events flow as usual: `instance-started` now, `instance-finished` when they end (at once for those
+   * that ended, or vanished, while no server was watching). Call before submitting new work.
+   */
+  async recover(): Promise<LeftoverInstance[]> {
+    if (this.#closed) throw new ExecutorClosedError('the executor is closed');
+    const leftovers = await findLeftoverInstances(this.#o.workRoot, this.#o.runner?.docker ? { docker: this.#o.runner.docker } : {});
+    for (const l of leftovers) {
+      let state = this.#tasks.get(l.taskUuid);
+      if (!state) {
+        const { instanceId: _id, workRoot: _root, ...template } = l.state.spec;
+        state = { submission: { taskUuid: l.taskUuid, owner: l.state.spec.owner, instances: [], template }, remaining: 0, running: new Map() };
+        this.#tasks.set(l.taskUuid, state);
+      }
+      state.remaining++;
+      this.#launch(state, l.instanceId, l);
+    }
+    return leftovers;
+  }
+
+  close(options: ExecutorCloseOptions = {}): Promise<void> {
+    this.#closing ??= this.#close(options);
+    return this.#closing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  async #close(options: ExecutorCloseOptions): Promise<void> {
+    this.#closed = true;
+    // Queued instances are simply forgotten: for the scheduler they are still pending and are resubmitted after a restart.
+    this.#queue.clear();
+    if (options.leaveRunning) {
+      this.#tasks.clear();
+      this.#listeners.clear();
+      return;
+    }
+    const drained = new Promise<void>((resolve) => (this.#running === 0 ? resolve() : this.#idle.push(resolve)));
+    const grace = sleep(options.graceMs ?? 30_000, 'grace' as const, options.signal ? { signal: options.signal, ref: false } : { ref: false }).catch(() => 'grace' as const);
+    if ((await Promise.race([drained.then(() => 'drained' as const), grace])) === 'grace') {
+      for (const state of this.#tasks.values()) for (const inst of state.running.values()) inst.abort(new Error('executor closed'));
+      await drained;
+    }
+    this.#listeners.clear();
+  }
+
+  #emit(event: ExecutorEvent): void {
+    for (const l of this.#listeners) {
+      try {
+        l(event);
+      } catch {
+        // one listener's bug must not stop the executor
+      }
+    }
+  }
+
+  /** Fills free slots from the queue. Called on submit and whenever an instance ends. */
+  #pump(): void {
+    while (!this.#closed && this.#running < this.slots) {
+      const next = this.#queue.shift();
+      if (!next) return;
+      this.#launch(next.payload, next.instanceId);
+    }
+  }
+
+  #launch(state: TaskState, instanceId: number, leftover?: LeftoverInstance): void {
+    const { taskUuid } = state.submission;
+    this.#running++;
+    const runnerOptions: RunnerOptions = {
+      ...this.#o.runner,
+      cache: this.cache,
+      ...(this.#o.blobStore ? { blobStore: this.#o.blobStore } : {}),
+      onEvent: (event) => this.#emit({ type: 'instance-event', taskUuid, instanceId, event }),
+    };
+    const inst = leftover
+      ? reattachInstance(leftover, runnerOptions)
+      : startInstance({ ...state.submission.template, instanceId, workRoot: this.#o.workRoot }, runnerOptions);
+    state.running.set(instanceId, inst);
+    this.#emit({ type: 'instance-started', taskUuid, instanceId, at: Date.now() });
+    void inst.result.then((result) => this.#finished(state, instanceId, result));
+  }
+
+  #finished(state: TaskState, instanceId: number, result: InstanceResult): void {
+    const { taskUuid } = state.submission;
+    state.running.delete(instanceId);
+    state.remaining--;
+    this.#running--;
+    this.#emit({ type: 'instance-finished', taskUuid, instanceId, result });
+    this.#maybeDrained(taskUuid, state);
+    if (this.#running === 0) for (const resolve of this.#idle.splice(0)) resolve();
+    this.#pump();
+  }
+
+  #maybeDrained(taskUuid: string, state: TaskState): void {
+    if (state.remaining === 0 && this.#tasks.get(taskUuid) === state) {
+      this.#tasks.delete(taskUuid);
+      this.#emit({ type: 'task-drained', taskUuid });
+    }
+  }
+}
