@@ -32,14 +32,15 @@ export class ApiServer {
     for (const routes of [taskRoutes, jobRoutes, poolRoutes, accountRoutes, secretRoutes]) {
       for (const r of routes(this.ctx)) this.router.add(r);
     }
-    const doc = JSON.stringify(openApiDocument(this.router.routes));
+    // Built on first request, so the document lists every route, itself included.
+    let doc: string | undefined;
     this.router.add({
       method: 'GET',
       path: '/openapi.json',
       summary: 'This OpenAPI document',
       tag: 'meta',
       auth: false,
-      handler: () => ({ status: 200, raw: doc, contentType: JSON_TYPE }),
+      handler: () => ({ status: 200, raw: (doc ??= JSON.stringify(openApiDocument(this.router.routes))), contentType: JSON_TYPE }),
     });
   }
 
