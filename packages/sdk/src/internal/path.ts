@@ -1,0 +1,4 @@
+/** Encodes one URL path segment. */
+export function enc(segment: string): string {
+  return encodeURIComponent(segment);
+}
