@@ -1,4 +1,5 @@
 import { sql, type Kysely, type SqlBool, type Transaction } from 'kysely';
+import type BetterSqlite3 from 'better-sqlite3';
 import type { Filter } from '@hearth/core';
 import type { Database } from './schema.js';
 import { compileFilter, type FilterFields } from './filter-sql.js';
@@ -100,38 +101,71 @@ function isUniqueViolation(e: unknown): boolean {
   return typeof e === 'object' && e !== null && (e as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE';
 }
 
+const COLUMNS = `seq, uuid, user_id AS userId, shortname, name, state, profile, pool_uuid AS poolUuid,
+  job_uuid AS jobUuid, creation_date AS creationDate, last_modified AS lastModified, doc`;
+
+/**
+ * Prepared statements for the hot paths (lookups, inserts, quota counts). Kysely prepares a statement on every
+ * query, which dominated `GET /tasks/{uuid}`; these are prepared once per connection. They run on the same
+ * connection as Kysely, so inside a Kysely transaction they are part of it.
+ */
+export class HotStatements {
+  readonly byUuid: BetterSqlite3.Statement;
+  readonly byShortname: BetterSqlite3.Statement;
+  readonly anyByUuid: BetterSqlite3.Statement;
+  readonly insert: BetterSqlite3.Statement;
+  readonly insertTag: BetterSqlite3.Statement;
+  readonly count: BetterSqlite3.Statement;
+
+  constructor(raw: BetterSqlite3.Database, kind: Pick<EntityKindConfig, 'table' | 'tagTable'>) {
+    const t = kind.table;
+    this.byUuid = raw.prepare(`SELECT ${COLUMNS} FROM ${t} WHERE uuid = ? AND user_id = ?`);
+    this.byShortname = raw.prepare(`SELECT ${COLUMNS} FROM ${t} WHERE user_id = ? AND shortname = ?`);
+    this.anyByUuid = raw.prepare(`SELECT ${COLUMNS} FROM ${t} WHERE uuid = ?`);
+    this.insert = raw.prepare(
+      `INSERT INTO ${t} (uuid, user_id, shortname, name, state, profile, pool_uuid, job_uuid, creation_date, last_modified, doc)
+       VALUES (@uuid, @userId, @shortname, @name, @state, @profile, @poolUuid, @jobUuid, @creationDate, @lastModified, @doc)`,
+    );
+    this.insertTag = raw.prepare(`INSERT OR IGNORE INTO ${kind.tagTable} (user_id, tag, entity_seq) VALUES (?, ?, ?)`);
+    this.count = raw.prepare(`SELECT n FROM entity_counts WHERE user_id = ? AND kind = '${t}'`);
+  }
+}
+
 /** Stores one entity kind for every user; every method is scoped to a user. */
 export class EntityRepository {
   constructor(
     private readonly db: Db,
     private readonly kind: EntityKindConfig,
+    private readonly hot: HotStatements,
   ) {}
 
   withDb(db: Db): EntityRepository {
-    return new EntityRepository(db, this.kind);
+    return new EntityRepository(db, this.kind, this.hot);
   }
 
+  /**
+   * Inserts an entity. Must run inside {@link Store.transaction}: it uses prepared statements on the shared
+   * connection, which are only atomic with the rest of a write while that write holds the connection.
+   */
   async insert(userId: number, entity: EntityWrite): Promise<number> {
+    if (!this.db.isTransaction) throw new Error('EntityRepository.insert must run inside Store.transaction');
     try {
-      const row = await this.db
-        .insertInto(this.kind.table)
-        .values({
-          uuid: entity.uuid,
-          user_id: userId,
-          shortname: entity.shortname,
-          name: entity.name,
-          state: entity.state,
-          profile: entity.profile ?? null,
-          pool_uuid: entity.poolUuid ?? null,
-          job_uuid: entity.jobUuid ?? null,
-          creation_date: entity.creationDate,
-          last_modified: entity.lastModified,
-          doc: entity.doc,
-        })
-        .returning('seq')
-        .executeTakeFirstOrThrow();
-      await this.writeTags(userId, row.seq, entity.tags);
-      return row.seq;
+      const info = this.hot.insert.run({
+        uuid: entity.uuid,
+        userId,
+        shortname: entity.shortname,
+        name: entity.name,
+        state: entity.state,
+        profile: entity.profile ?? null,
+        poolUuid: entity.poolUuid ?? null,
+        jobUuid: entity.jobUuid ?? null,
+        creationDate: entity.creationDate,
+        lastModified: entity.lastModified,
+        doc: entity.doc,
+      });
+      const seq = Number(info.lastInsertRowid);
+      this.writeTags(userId, seq, entity.tags);
+      return Promise.resolve(seq);
     } catch (e) {
       if (isUniqueViolation(e)) {
         throw new StoreConflictError('shortname', `shortname '${entity.shortname}' is already used`);
@@ -140,13 +174,8 @@ export class EntityRepository {
     }
   }
 
-  private async writeTags(userId: number, seq: number, tags: readonly string[]): Promise<void> {
-    const unique = [...new Set(tags)];
-    if (unique.length === 0) return;
-    await this.db
-      .insertInto(this.kind.tagTable)
-      .values(unique.map((tag) => ({ user_id: userId, tag, entity_seq: seq })))
-      .execute();
+  private writeTags(userId: number, seq: number, tags: readonly string[]): void {
+    for (const tag of new Set(tags)) this.hot.insertTag.run(userId, tag, seq);
   }
 
   private select(db: Db) {
@@ -169,23 +198,19 @@ export class EntityRepository {
   }
 
   /** Finds by uuid or by shortname, as every Qarnot route accepts either. */
-  async get(userId: number, idOrShortname: string): Promise<EntityRecord | undefined> {
-    const byUuid = await this.select(this.db)
-      .where('e.uuid', '=', idOrShortname)
-      .where('e.user_id', '=', userId)
-      .executeTakeFirst();
-    if (byUuid) return byUuid;
-    return this.select(this.db)
-      .where('e.user_id', '=', userId)
-      .where('e.shortname', '=', idOrShortname)
-      .executeTakeFirst();
+  get(userId: number, idOrShortname: string): Promise<EntityRecord | undefined> {
+    const row = (this.hot.byUuid.get(idOrShortname, userId) ?? this.hot.byShortname.get(userId, idOrShortname)) as
+      | EntityRecord
+      | undefined;
+    return Promise.resolve(row);
   }
 
   /** Any user's entity by uuid: for the scheduler, never for the API. */
-  async getByUuid(uuid: string): Promise<EntityRecord | undefined> {
-    return this.select(this.db).where('e.uuid', '=', uuid).executeTakeFirst();
+  getByUuid(uuid: string): Promise<EntityRecord | undefined> {
+    return Promise.resolve(this.hot.anyByUuid.get(uuid) as EntityRecord | undefined);
   }
 
+  /** Rewrites an entity's document (and tags). Run it inside {@link Store.transaction} when tags change. */
   async update(
     userId: number,
     uuid: string,
@@ -206,7 +231,13 @@ export class EntityRepository {
     if (!result) return false;
     if (patch.tags) {
       await this.db.deleteFrom(this.kind.tagTable).where('entity_seq', '=', result.seq).execute();
-      await this.writeTags(userId, result.seq, patch.tags);
+      const unique = [...new Set(patch.tags)];
+      if (unique.length > 0) {
+        await this.db
+          .insertInto(this.kind.tagTable)
+          .values(unique.map((tag) => ({ user_id: userId, tag, entity_seq: result.seq })))
+          .execute();
+      }
     }
     return true;
   }
@@ -218,18 +249,22 @@ export class EntityRepository {
       .where('user_id', '=', userId)
       .returning('seq')
       .executeTakeFirst();
-    if (!row) return false;
-    await this.db.deleteFrom(this.kind.tagTable).where('entity_seq', '=', row.seq).execute();
-    return true;
+    // Tags go with it: ON DELETE CASCADE.
+    return row !== undefined;
   }
 
+  /** How many entities the user has; with `excludeStates`, only those in other states. */
   async count(userId: number, options: { excludeStates?: readonly string[] } = {}): Promise<number> {
-    let q = this.db
+    if (!options.excludeStates?.length) {
+      const row = this.hot.count.get(userId) as { n: number } | undefined;
+      return row?.n ?? 0;
+    }
+    const row = await this.db
       .selectFrom(this.kind.table)
       .select((eb) => eb.fn.countAll<number>().as('n'))
-      .where('user_id', '=', userId);
-    if (options.excludeStates?.length) q = q.where('state', 'not in', options.excludeStates);
-    const row = await q.executeTakeFirstOrThrow();
+      .where('user_id', '=', userId)
+      .where('state', 'not in', options.excludeStates)
+      .executeTakeFirstOrThrow();
     return Number(row.n);
   }
 

@@ -68,4 +68,26 @@ export const migrations: Record<string, Migration> = {
       ) WITHOUT ROWID`.execute(db);
     },
   },
+  '0002_entity_counters': {
+    // Quota checks run on every create: a counter kept by triggers avoids a COUNT(*) over the user's rows.
+    async up(db) {
+      await sql`CREATE TABLE entity_counts (
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        kind TEXT NOT NULL,
+        n INTEGER NOT NULL,
+        PRIMARY KEY (user_id, kind)
+      ) WITHOUT ROWID`.execute(db);
+      for (const table of ['tasks', 'jobs', 'pools']) {
+        await sql`INSERT INTO entity_counts (user_id, kind, n)
+          SELECT user_id, ${table}, COUNT(*) FROM ${sql.table(table)} GROUP BY user_id`.execute(db);
+        await sql`CREATE TRIGGER ${sql.raw(`${table}_count_insert`)} AFTER INSERT ON ${sql.table(table)} BEGIN
+          INSERT INTO entity_counts (user_id, kind, n) VALUES (NEW.user_id, ${sql.lit(table)}, 1)
+          ON CONFLICT (user_id, kind) DO UPDATE SET n = n + 1;
+        END`.execute(db);
+        await sql`CREATE TRIGGER ${sql.raw(`${table}_count_delete`)} AFTER DELETE ON ${sql.table(table)} BEGIN
+          UPDATE entity_counts SET n = n - 1 WHERE user_id = OLD.user_id AND kind = ${sql.lit(table)};
+        END`.execute(db);
+      }
+    },
+  },
 };

@@ -46,7 +46,14 @@ export interface IdempotencyTable {
   created_at: string;
 }
 
+export interface EntityCountsTable {
+  user_id: number;
+  kind: string;
+  n: number;
+}
+
 export interface Database {
+  entity_counts: EntityCountsTable;
   users: UsersTable;
   tasks: EntityTable;
   jobs: EntityTable;

@@ -5,7 +5,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect, type Transaction, type MigrationProvider } from 'kysely';
 import type { Database } from './schema.js';
 import { migrations } from './migrations.js';
-import { EntityRepository, type EntityKindConfig } from './entity-repository.js';
+import { EntityRepository, HotStatements, type EntityKindConfig } from './entity-repository.js';
 import { IdempotencyRepository } from './idempotency-repository.js';
 import { filterFields } from './filter-sql.js';
 import { StoreConflictError } from './store-errors.js';
@@ -136,9 +136,9 @@ export class Store implements StoreScope {
     private readonly raw: BetterSqlite3.Database,
     private readonly secretsKey: Buffer,
   ) {
-    this.tasks = new EntityRepository(db, KINDS.tasks);
-    this.jobs = new EntityRepository(db, KINDS.jobs);
-    this.pools = new EntityRepository(db, KINDS.pools);
+    this.tasks = new EntityRepository(db, KINDS.tasks, new HotStatements(raw, KINDS.tasks));
+    this.jobs = new EntityRepository(db, KINDS.jobs, new HotStatements(raw, KINDS.jobs));
+    this.pools = new EntityRepository(db, KINDS.pools, new HotStatements(raw, KINDS.pools));
     this.idempotency = new IdempotencyRepository(db);
   }
 

@@ -30,6 +30,25 @@ export async function findOr404(repo: EntityRepository, ctx: RequestContext, wha
   return row;
 }
 
+/**
+ * Read-modify-write of one entity in a single transaction, so two concurrent updates cannot lose each other.
+ * `change` gets the stored document and returns the new one (with its tags); it may throw to refuse.
+ */
+export async function updateEntity<D extends { uuid: string; lastModified: string; tags: string[] }>(
+  store: Store,
+  target: { plural: 'tasks' | 'jobs' | 'pools'; ctx: RequestContext },
+  change: (doc: D) => D,
+): Promise<D> {
+  const { plural, ctx } = target;
+  return store.transaction(async (scope) => {
+    const repo = scope[plural];
+    const row = await findOr404(repo, ctx, plural.slice(0, -1));
+    const next = change(JSON.parse(row.doc) as D);
+    await repo.update(ctx.user.id, row.uuid, { lastModified: next.lastModified, doc: JSON.stringify(next), tags: next.tags });
+    return next;
+  });
+}
+
 /** `?tag=a,b` (any of), as the C# SDK and the JS `summaries()` send. */
 function tagFilter(query: URLSearchParams): Filter | null {
   const tags = query

@@ -4,7 +4,7 @@ import { ApiError, badRequest } from '../api-error.js';
 import type { ApiContext } from '../api-server.js';
 import { applyJobUpdate, newJobJson } from '../models/job-model.js';
 import type { RouteSpec } from '../router.js';
-import { collectionReadRoutes, findOr404, jsonReply, quotaError } from './collection.js';
+import { collectionReadRoutes, findOr404, jsonReply, quotaError, updateEntity } from './collection.js';
 import { withIdempotency } from './idempotency.js';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -62,10 +62,9 @@ export function jobRoutes(app: ApiContext): RouteSpec[] {
       tag: 'jobs',
       body: updateInput,
       handler: async (ctx) => {
-        const row = await findOr404(repo, ctx, 'job');
         const input = validateInput(updateInput, (await ctx.body()) ?? {}, 'job');
-        const next = applyJobUpdate(JSON.parse(row.doc) as JobJson, input, new Date().toISOString());
-        await repo.update(ctx.user.id, row.uuid, { lastModified: next.lastModified, doc: JSON.stringify(next), tags: next.tags });
+        const now = new Date().toISOString();
+        const next = await updateEntity<JobJson>(app.store, { plural: 'jobs', ctx }, (doc) => applyJobUpdate(doc, input, now));
         return jsonReply(200, next);
       },
     },

@@ -15,7 +15,7 @@ import type { ApiContext } from '../api-server.js';
 import { checkHardwareConstraints } from '../hardware-check.js';
 import { applyPoolUpdate, checkPoolRules, newPoolJson, poolSummary } from '../models/pool-model.js';
 import type { RouteSpec } from '../router.js';
-import { collectionReadRoutes, findOr404, jsonReply, quotaError } from './collection.js';
+import { collectionReadRoutes, findOr404, jsonReply, quotaError, updateEntity } from './collection.js';
 import { withIdempotency } from './idempotency.js';
 
 const updateInput = poolInput.partial();
@@ -76,10 +76,9 @@ export function poolRoutes(app: ApiContext): RouteSpec[] {
       tag: 'pools',
       body: updateInput,
       handler: async (ctx) => {
-        const row = await findOr404(repo, ctx, 'pool');
         const input = validateInput(updateInput, (await ctx.body()) ?? {}, 'pool');
-        const next = applyPoolUpdate(JSON.parse(row.doc) as PoolJson, input, new Date().toISOString());
-        await repo.update(ctx.user.id, row.uuid, { lastModified: next.lastModified, doc: JSON.stringify(next), tags: next.tags });
+        const now = new Date().toISOString();
+        const next = await updateEntity<PoolJson>(app.store, { plural: 'pools', ctx }, (doc) => applyPoolUpdate(doc, input, now));
         return jsonReply(200, next);
       },
     },
@@ -90,10 +89,11 @@ export function poolRoutes(app: ApiContext): RouteSpec[] {
       tag: 'pools',
       body: scaling,
       handler: async (ctx) => {
-        const row = await findOr404(repo, ctx, 'pool');
         const input = validateInput(scaling, await ctx.body(), 'scaling');
-        const next = applyPoolUpdate(JSON.parse(row.doc) as PoolJson, { scaling: input }, new Date().toISOString());
-        await repo.update(ctx.user.id, row.uuid, { lastModified: next.lastModified, doc: JSON.stringify(next) });
+        const now = new Date().toISOString();
+        const next = await updateEntity<PoolJson>(app.store, { plural: 'pools', ctx }, (doc) =>
+          applyPoolUpdate(doc, { scaling: input }, now),
+        );
         return jsonReply(200, next.scaling);
       },
     },

@@ -20,7 +20,7 @@ import {
   taskWire,
 } from '../models/task-model.js';
 import type { RequestContext, RouteSpec } from '../router.js';
-import { collectionReadRoutes, findOr404, jsonReply, quotaError } from './collection.js';
+import { collectionReadRoutes, findOr404, jsonReply, quotaError, updateEntity } from './collection.js';
 import { withIdempotency } from './idempotency.js';
 
 const MAX_BULK = 10_000;
@@ -172,16 +172,14 @@ export function taskRoutes(app: ApiContext): RouteSpec[] {
       tag: 'tasks',
       body: updateInput,
       handler: async (ctx) => {
-        const row = await findOr404(repo, ctx, 'task');
         const input = validateInput(updateInput, (await ctx.body()) ?? {}, 'task');
-        const next = applyTaskUpdate(JSON.parse(row.doc) as TaskJson, input, new Date().toISOString());
-        await repo.update(ctx.user.id, row.uuid, {
-          lastModified: next.lastModified,
-          doc: JSON.stringify(taskWire(next)),
-          tags: next.tags,
-        });
-        app.hooks?.taskUpdated?.(row.uuid);
-        return jsonReply(200, taskWire(next));
+        const now = new Date().toISOString();
+        // Stored documents carry the wire-only `ResultsCacheTTLSec`; taskWire re-adds it from the camelCase field.
+        const next = await updateEntity<TaskJson>(app.store, { plural: 'tasks', ctx }, (doc) =>
+          taskWire(applyTaskUpdate(doc, input, now)) as unknown as TaskJson,
+        );
+        app.hooks?.taskUpdated?.(next.uuid);
+        return jsonReply(200, next);
       },
     },
     {
