@@ -5,3 +5,4 @@
  */
 export * from './blob-store.js';
 export * from './fs-blob-store.js';
+export * from './s3-gateway.js';
