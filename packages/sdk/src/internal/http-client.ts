@@ -130,14 +130,13 @@ export class HttpClient {
         res = await this.once(req, url, payload);
       } catch (e) {
         if (e instanceof AbortError) throw e;
-        const err = e as NodeJS.ErrnoException & { reusedSocket?: boolean };
+        const err = e as NodeJS.ErrnoException;
         const code = err.code ?? '';
         const timedOut = e instanceof RequestTimeoutError;
-        const safe =
-          repeatable ||
-          NETWORK_CODES_NOT_SENT.has(code) ||
-          // Node's advice: a reset on a reused keep-alive socket means the server closed it before reading.
-          (err.reusedSocket === true && code === 'ECONNRESET');
+        // A reset may come after the server applied the request (even on a reused keep-alive socket), so only
+        // requests that are safe to repeat, or that certainly never left (refused, DNS), are retried. Idle sockets
+        // are dropped after 4 s, before servers close them, to make resets on reuse rare.
+        const safe = repeatable || NETWORK_CODES_NOT_SENT.has(code);
         if (attempt < retryCount && safe && (timedOut || NETWORK_CODES.has(code))) {
           await sleep(this.backoff(attempt, undefined), req.signal);
           continue;
@@ -204,9 +203,8 @@ export class HttpClient {
       clientReq.setTimeout(timeoutMs, () => {
         clientReq.destroy(new RequestTimeoutError(`${req.method} ${url} got no answer within ${timeoutMs} ms`));
       });
-      clientReq.on('error', (e: Error & { reusedSocket?: boolean }) => {
+      clientReq.on('error', (e) => {
         signal?.removeEventListener('abort', onAbort);
-        e.reusedSocket = clientReq.reusedSocket;
         reject(e);
       });
       clientReq.on('response', (res) => {
