@@ -1042,8 +1042,9 @@ export class Task {
         features.longPoll = true;
         return;
       }
+      // The server answered at once: it ignored the parameters. This GET counts as a poll; sleep from now on.
       features.longPoll = false;
-      if (!this.isRunning) return;
+      return;
     }
     await sleep(Math.min(pollMs, Math.max(0, maxMs)), signal);
     await this.update({ flushCache: true, signal });
