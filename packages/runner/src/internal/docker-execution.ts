@@ -6,7 +6,7 @@ import { RunnerError } from '../runner-error.js';
 import { readDockerCgroup } from './cgroup.js';
 import type { Execution, ExitInfo, UsageSample } from './execution.js';
 import { drain, readExitFile } from './host-execution.js';
-import { openFifoKeeper, openFifoReader, WRAPPER_SCRIPT } from './wrapper.js';
+import { closeAll, openFifoKeeper, openFifoReader, WRAPPER_SCRIPT } from './wrapper.js';
 
 export interface DockerClientOptions {
   /** `DOCKER_HOST` for the engine. @default the server's `DOCKER_HOST`, else the docker default socket */
@@ -166,13 +166,7 @@ export class DockerExecution implements Execution {
   }
 
   #closeKeepers(): void {
-    for (const k of this.#keepers.splice(0)) {
-      try {
-        closeSync(k);
-      } catch {
-        // already closed
-      }
-    }
+    closeAll(this.#keepers);
   }
 
   async #watch(): Promise<ExitInfo> {

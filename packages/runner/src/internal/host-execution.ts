@@ -7,7 +7,7 @@ import type { SandboxKind } from '../instance-spec.js';
 import type { Cgroup } from './cgroup.js';
 import type { Execution, ExitInfo, UsageSample } from './execution.js';
 import { CLOCK_TICKS, isSameProcessAlive, killQuietly, PAGE_SIZE, processGroupMembers, readProcStat } from './proc.js';
-import { openFifoReader, WRAPPER_SCRIPT } from './wrapper.js';
+import { closeAll, openFifoKeeper, openFifoReader, WRAPPER_SCRIPT } from './wrapper.js';
 
 export interface HostStartOptions {
   readonly command: string;
@@ -56,6 +56,7 @@ export class HostExecution implements Execution {
   readonly #pid: number;
   readonly #stateDir: string;
   readonly #cgroup: Cgroup | undefined;
+  readonly #keepers: number[];
   #done = false;
 
   private constructor(init: {
@@ -77,6 +78,9 @@ export class HostExecution implements Execution {
         : 'host runtime, plain process group (bubblewrap not available)';
     this.stdout = openFifoReader(`${init.stateDir}/stdout`);
     this.stderr = openFifoReader(`${init.stateDir}/stderr`);
+    // Linux reports EOF (POLLHUP) on a FIFO only if a writer connected after the reader opened. If the command is
+    // already over, the wrapper's write ends are gone: our own write end, closed once the wrapper is, guarantees it.
+    this.#keepers = [`${init.stateDir}/stdout`, `${init.stateDir}/stderr`].map(openFifoKeeper);
     this.exited = this.#watch(init.child);
     this.exited.finally(() => (this.#done = true)).catch(() => {});
   }
@@ -87,12 +91,16 @@ export class HostExecution implements Execution {
       cwd: o.workdir,
       env: { ...o.env, HEARTH_CGROUP_PROCS: o.cgroup?.procsFiles.join(' ') ?? '' },
       detached: true, // its own process group: abort signals the whole group, and it survives a server crash
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['pipe', 'pipe', 'pipe'],
     });
     await waitReady(child);
     const pid = child.pid as number;
     const st = await readProcStat(pid);
-    return new HostExecution({ pid, startTicks: st?.startTicks ?? 0, stateDir: o.stateDir, sandbox: o.sandbox, cgroup: o.cgroup, child });
+    const execution = new HostExecution({ pid, startTicks: st?.startTicks ?? 0, stateDir: o.stateDir, sandbox: o.sandbox, cgroup: o.cgroup, child });
+    // The FIFOs are open on our side: let the command start.
+    child.stdin?.end('go\n');
+    child.stdin?.on('error', () => {});
+    return execution;
   }
 
   /** Re-attaches to a wrapper left running by a previous server process. */
@@ -132,6 +140,7 @@ export class HostExecution implements Execution {
 
   async dispose(): Promise<void> {
     killQuietly(-this.#pid, 'SIGKILL');
+    closeAll(this.#keepers);
     this.stdout.destroy();
     this.stderr.destroy();
     await this.#cgroup?.remove();
@@ -146,17 +155,12 @@ export class HostExecution implements Execution {
       })) as [number | null, NodeJS.Signals | null];
       signal = sig;
     } else {
-      // Not our child: the FIFOs reach EOF when the wrapper and the command are gone; also watch the pid in case a
-      // leftover process keeps a FIFO open (this poll exists only for re-attached instances).
-      const ended = Promise.all([endOf(this.stdout), endOf(this.stderr)]);
-      let over = false;
-      void ended.then(() => (over = true));
-      while (!over && (await isSameProcessAlive(this.#pid, this.record.startTicks))) {
-        await Promise.race([ended, sleep(1000)]);
-      }
+      // Not our child, so no exit event: watch the pid (this poll exists only for re-attached instances).
+      while (await isSameProcessAlive(this.#pid, this.record.startTicks)) await sleep(250);
     }
     // Leftover background processes of the command end with it.
     killQuietly(-this.#pid, 'SIGKILL');
+    closeAll(this.#keepers);
     await drain([this.stdout, this.stderr], 5000);
     const exitCode = await readExitFile(this.#stateDir);
     const oomKilled = (await this.#cgroup?.oomKilled()) ?? false;

@@ -1,4 +1,4 @@
-import { constants, openSync } from 'node:fs';
+import { closeSync, constants, openSync } from 'node:fs';
 import net from 'node:net';
 
 /**
@@ -7,6 +7,8 @@ import net from 'node:net';
  *   sees EPIPE while the server is away (at worst it blocks on a full pipe until the server re-attaches);
  * - it records the command's exit status in `state/exit` for a server that re-attaches;
  * - it joins the instance's cgroups before starting the command, so every descendant is limited and accounted;
+ * - after `ready` it waits for one line on stdin (the server has opened the FIFOs: output written before that would be
+ *   lost with the last open fd) — EOF counts too, so a dead server never blocks it (docker passes no stdin);
  * - on SIGTERM it forwards the signal to the command (to every process when it is a container's pid 1).
  * Arguments: `$1` = state dir, the rest = the command's argv.
  */
@@ -16,7 +18,8 @@ for f in $HEARTH_CGROUP_PROCS; do echo $$ > "$f" || exit 92; done
 unset HEARTH_CGROUP_PROCS
 exec 3<>"$S/stdout" 4<>"$S/stderr"
 echo ready
-exec >/dev/null 2>&4
+read -r _ || :
+exec </dev/null >/dev/null 2>&4
 "$@" </dev/null >&3 2>&4 3>&- 4>&- &
 child=$!
 trap 'if [ "$$" = 1 ]; then kill -TERM -1; else kill -TERM "$child"; fi 2>/dev/null' TERM INT HUP
@@ -37,4 +40,15 @@ export function openFifoReader(file: string): net.Socket {
 /** Keeps a FIFO open for writing so its reader sees no EOF before the real writers arrive (docker start-up). */
 export function openFifoKeeper(file: string): number {
   return openSync(file, constants.O_RDWR | constants.O_NONBLOCK);
+}
+
+/** Closes keeper fds once; tolerates fds already closed. */
+export function closeAll(fds: number[]): void {
+  for (const fd of fds.splice(0)) {
+    try {
+      closeSync(fd);
+    } catch {
+      // already closed
+    }
+  }
 }
