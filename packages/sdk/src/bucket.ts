@@ -269,9 +269,13 @@ export class Bucket {
     const dest = localPath ?? path.basename(key);
     const ctx = await this.s3();
     let done = 0;
-    await this.download(ctx, key, dest, options.signal, (n) => {
-      done += n;
-      options.progress?.(done, done, key);
+    await this.download(ctx, key, {
+      dest,
+      signal: options.signal,
+      onBytes: (n) => {
+        done += n;
+        options.progress?.(done, done, key);
+      },
     });
     return dest;
   }
@@ -312,9 +316,13 @@ export class Bucket {
           await mkdir(dest, { recursive: true });
           return;
         }
-        await this.download(ctx, o.key, dest, options.signal, (n) => {
-          read += n;
-          report?.(read, total, o.key);
+        await this.download(ctx, o.key, {
+          dest,
+          signal: options.signal,
+          onBytes: (n) => {
+            read += n;
+            report?.(read, total, o.key);
+          },
         });
         written.push(dest);
       });
@@ -426,8 +434,13 @@ export class Bucket {
     return bufferEtag(content);
   }
 
-  private async download(ctx: S3Context, key: string, dest: string, signal: AbortSignal | undefined, onBytes: (n: number) => void): Promise<void> {
+  private async download(
+    ctx: S3Context,
+    key: string,
+    options: { dest: string; signal: AbortSignal | undefined; onBytes: (n: number) => void },
+  ): Promise<void> {
     const { client, s3 } = ctx;
+    const { dest, signal, onBytes } = options;
     try {
       await downloadAtomically(
         dest,

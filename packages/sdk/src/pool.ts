@@ -545,7 +545,7 @@ export class Pool {
 
   private log(kind: 'stdout' | 'stderr', fresh: boolean, options: LogOptions): Promise<string> {
     if (this._uuid === null) return Promise.resolve('');
-    return readLog(this.connection.http, 'pools', this._uuid, { kind, fresh, instanceId: options.instanceId, signal: options.signal });
+    return readLog(this.connection.http, { collection: 'pools', uuid: this._uuid, kind, fresh, instanceId: options.instanceId, signal: options.signal });
   }
   private beforeSubmit(property: string): void {
     if (this._uuid !== null) throw new AlreadySubmittedError(property);

@@ -26,14 +26,14 @@ export class Snapshot {
   readonly transferredSize: number | null;
 
   constructor(json: Record<string, unknown>) {
-    const s = (k: string): string | null => (typeof json[k] === 'string' ? (json[k] as string) : null);
-    const n = (k: string): number | null => (typeof json[k] === 'number' ? (json[k] as number) : null);
+    const s = (k: string): string | null => (typeof json[k] === 'string' ? json[k] : null);
+    const n = (k: string): number | null => (typeof json[k] === 'number' ? json[k] : null);
     this.id = s('id') ?? '';
     this.taskUuid = s('taskUuid') ?? '';
     this.triggerDate = s('triggerDate');
     this.lastUpdateDate = s('lastUpdateDate');
     const c = (typeof json['snapshotConfig'] === 'object' && json['snapshotConfig'] !== null ? json['snapshotConfig'] : {}) as Record<string, unknown>;
-    const cs = (k: string): string | null => (typeof c[k] === 'string' ? (c[k] as string) : null);
+    const cs = (k: string): string | null => (typeof c[k] === 'string' ? c[k] : null);
     this.snapshotConfig = { whitelist: cs('whitelist'), blacklist: cs('blacklist'), bucket: cs('bucket'), bucketPrefix: cs('bucketPrefix') };
     const status = s('status')?.toLowerCase();
     this.status = STATUSES.find((x) => x.toLowerCase() === status) ?? 'Triggered';

@@ -65,9 +65,9 @@ export interface RunningInstancesInfo {
 }
 
 type Json = Record<string, unknown>;
-const num = (j: Json, k: string): number => (typeof j[k] === 'number' ? (j[k] as number) : 0);
-const strOrNull = (j: Json, k: string): string | null => (typeof j[k] === 'string' ? (j[k] as string) : null);
-const str = (j: Json, k: string): string => (typeof j[k] === 'string' ? (j[k] as string) : '');
+const num = (j: Json, k: string): number => (typeof j[k] === 'number' ? j[k] : 0);
+const strOrNull = (j: Json, k: string): string | null => (typeof j[k] === 'string' ? j[k] : null);
+const str = (j: Json, k: string): string => (typeof j[k] === 'string' ? j[k] : '');
 const arr = <T>(j: Json, k: string): T[] => (Array.isArray(j[k]) ? (j[k] as T[]) : []);
 
 /** Progress and timings of a task or pool (Python: `qarnot.status.Status`). Read-only. */

@@ -484,7 +484,8 @@ export class Task {
     return this.full('tags', this._tags);
   }
   set tags(value: readonly string[]) {
-    if (!Array.isArray(value) || value.some((t) => typeof t !== 'string')) throw new InvalidArgumentError('tags', 'must be an array of strings');
+    const list: unknown = value;
+    if (!Array.isArray(list) || list.some((t) => typeof t !== 'string')) throw new InvalidArgumentError('tags', 'must be an array of strings');
     this.pauseAutoUpdate();
     this._tags = [...value];
   }
@@ -994,11 +995,13 @@ export class Task {
       bar?.update(progress / 100, this._state);
       if (options.followStdout) {
         const chunk = await this.freshStdout({ signal });
-        if (chunk) typeof options.followStdout === 'function' ? options.followStdout(chunk) : process.stdout.write(chunk);
+        if (chunk && typeof options.followStdout === 'function') options.followStdout(chunk);
+        else if (chunk) process.stdout.write(chunk);
       }
       if (options.followStderr) {
         const chunk = await this.freshStderr({ signal });
-        if (chunk) typeof options.followStderr === 'function' ? options.followStderr(chunk) : process.stderr.write(chunk);
+        if (chunk && typeof options.followStderr === 'function') options.followStderr(chunk);
+        else if (chunk) process.stderr.write(chunk);
       }
     };
     try {
@@ -1077,8 +1080,8 @@ export class Task {
   async snapshot(interval: number, options: SnapshotOptions = {}): Promise<void> {
     if (!(Number.isInteger(interval) && interval > 0)) throw new InvalidArgumentError('interval', 'must be a positive integer number of seconds');
     if (this._uuid === null) {
-      const { signal: _signal, ...rest } = options;
-      this._pendingSnapshot = { interval, options: rest };
+      const { whitelist, blacklist, bucket, bucketPrefix } = options;
+      this._pendingSnapshot = { interval, options: { whitelist, blacklist, bucket, bucketPrefix } };
       return;
     }
     await this.connection.http.request({
@@ -1199,7 +1202,7 @@ export class Task {
 
   private log(kind: 'stdout' | 'stderr', fresh: boolean, options: LogOptions): Promise<string> {
     if (this._uuid === null) return Promise.resolve('');
-    return readLog(this.connection.http, 'tasks', this._uuid, { kind, fresh, instanceId: options.instanceId, signal: options.signal });
+    return readLog(this.connection.http, { collection: 'tasks', uuid: this._uuid, kind, fresh, instanceId: options.instanceId, signal: options.signal });
   }
 
   // ---- billing -------------------------------------------------------------------------------------------------------

@@ -3,6 +3,8 @@ import type { HttpClient } from './http-client.js';
 
 /** Which stream and which read: GET = whole retained buffer, POST = what was written since the previous POST. */
 export interface LogRead {
+  readonly collection: 'tasks' | 'pools';
+  readonly uuid: string;
   readonly kind: 'stdout' | 'stderr';
   readonly fresh: boolean;
   readonly instanceId?: number | undefined;
@@ -10,14 +12,10 @@ export interface LogRead {
 }
 
 /** Reads `/{tasks|pools}/{uuid}/{stdout|stderr}[/{instanceId}]` as text (reference §3.6). */
-export async function readLog(
-  http: HttpClient,
-  collection: 'tasks' | 'pools',
-  uuid: string,
-  read: LogRead,
-): Promise<string> {
+export async function readLog(http: HttpClient, read: LogRead): Promise<string> {
+  const { collection, uuid } = read;
   const perInstance = read.instanceId !== undefined;
-  if (perInstance && !(Number.isInteger(read.instanceId) && (read.instanceId as number) >= 0)) {
+  if (perInstance && !(Number.isInteger(read.instanceId) && read.instanceId >= 0)) {
     throw new InvalidArgumentError('instanceId', 'must be a non-negative integer');
   }
   const subject: ErrorSubject =
