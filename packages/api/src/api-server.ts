@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { User } from '@hearth/store';
 import { ApiError, errorBody, toApiError } from './api-error.js';
@@ -47,6 +47,19 @@ export class ApiServer {
   async listen(options: { host?: string; port?: number } = {}): Promise<string> {
     const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => void this.handle(req, res));
     server.headersTimeout = 66_000;
+    // Requests Node's HTTP parser refuses (unknown method, bad header) still get the one JSON error body.
+    server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+      if (!socket.writable || err.code === 'ECONNRESET') {
+        socket.destroy();
+        return;
+      }
+      const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+      const body = errorBody(new ApiError('invalid_request', `Malformed HTTP request (${err.code ?? 'parse error'})`));
+      socket.end(
+        `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: ${JSON_TYPE}\r\n` +
+          `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
+    });
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -165,9 +178,32 @@ async function readJsonBody(req: IncomingMessage, limit: number): Promise<unknow
   }
   if (size === 0) return undefined;
   const text = Buffer.concat(chunks, size).toString('utf8');
+  let value: unknown;
   try {
-    return JSON.parse(text) as unknown;
+    value = JSON.parse(text) as unknown;
   } catch (e) {
     throw new ApiError('invalid_request', `Malformed JSON body: ${(e as Error).message}`);
   }
+  // Validation is recursive: a body nested thousands of levels deep would overflow the stack (a 500) there.
+  if (nestedDeeperThan(value, MAX_JSON_DEPTH)) {
+    throw new ApiError('invalid_request', `Invalid request body: nested deeper than ${MAX_JSON_DEPTH} levels`);
+  }
+  return value;
+}
+
+/** Deep enough for any Qarnot body (a filter tree 32 levels deep is about 66). */
+const MAX_JSON_DEPTH = 100;
+
+/** Iterative, so that measuring the depth cannot itself overflow the stack. */
+function nestedDeeperThan(root: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[root, 0]];
+  for (let item = stack.pop(); item; item = stack.pop()) {
+    const [value, depth] = item;
+    if (value === null || typeof value !== 'object') continue;
+    if (depth >= max) return true;
+    for (const child of Array.isArray(value) ? value : Object.values(value as object)) {
+      if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+    }
+  }
+  return false;
 }

@@ -273,7 +273,8 @@ export class EntityRepository {
     const max = query.maximumResults ?? DEFAULT_PAGE;
     const cursor = query.token ? decodeCursor(query.token) : undefined;
     const orderKey = (query.orderBy ?? cursor?.o ?? 'creationdate').toLowerCase();
-    const column = this.kind.orderColumns[orderKey];
+    // Own keys only: `orderBy: "constructor"` or `"__proto__"` must not find Object.prototype members.
+    const column = Object.hasOwn(this.kind.orderColumns, orderKey) ? this.kind.orderColumns[orderKey] : undefined;
     if (!column) throw new StoreInputError('orderBy', `cannot order by '${query.orderBy ?? orderKey}'`);
     const dir: 'a' | 'd' = query.orderType ? (query.orderType === 'Descending' ? 'd' : 'a') : (cursor?.d ?? 'a');
     if (cursor && (cursor.o !== orderKey || cursor.d !== dir)) {

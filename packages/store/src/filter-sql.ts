@@ -157,11 +157,12 @@ export function filterFields(options: {
   arrays: readonly string[];
   tagTable: string;
 }): FilterFields {
-  const paths: Record<string, string> = {};
+  // Null-prototype maps: a client's field name such as "constructor" or "__proto__" must not find Object.prototype.
+  const paths: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const n of options.names) {
     paths[n.toLowerCase()] = '$.' + n.split('.').map((p) => p.charAt(0).toLowerCase() + p.slice(1)).join('.');
   }
-  const columns: Record<string, string> = {};
+  const columns: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const [k, v] of Object.entries(options.columns)) columns[k.toLowerCase()] = v;
   return { paths, columns, arrays: new Set(options.arrays.map((a) => a.toLowerCase())), tagTable: options.tagTable };
 }

@@ -120,7 +120,7 @@ export function collectionReadRoutes(spec: CollectionSpec, store: Store): RouteS
         for await (const r of repo.all(ctx.user.id, req.filter ?? null)) {
           if (out.length >= max) break;
           const doc = JSON.parse(r.doc) as Record<string, unknown>;
-          out.push(fields.length ? Object.fromEntries(['uuid', ...fields].map((f) => [f, doc[f] ?? null])) : doc);
+          out.push(fields.length ? Object.fromEntries(['uuid', ...fields].map((f) => [f, Object.hasOwn(doc, f) ? doc[f] : null])) : doc);
         }
         return jsonReply(200, out);
       },

@@ -20,14 +20,19 @@ import { withIdempotency } from './idempotency.js';
 
 const updateInput = poolInput.partial();
 
-/** ASP.NET-style ProblemDetails, as the Node SDK's scaling sanity-check test expects (reference §1.1). */
+/**
+ * ASP.NET-style ProblemDetails, as the Node SDK's scaling sanity-check test expects (reference §1.1): an unknown
+ * policy or period `type` is reported on the element itself, `{"policies[0]": ["The input was not valid."]}`, as
+ * ASP.NET's polymorphic binder does; other issues name their field.
+ */
 function scalingProblems(body: unknown): Record<string, string[]> | undefined {
   const result = scaling.safeParse(normalizeInput(scaling, body));
   if (result.success) return undefined;
   const errors: Record<string, string[]> = {};
   for (const issue of result.error.issues) {
-    const key = formatPath(issue.path) || 'policies';
-    (errors[key] ??= []).push(issue.message);
+    const unknownType = issue.code === 'invalid_union' && issue.path[issue.path.length - 1] === 'type';
+    const key = formatPath(unknownType ? issue.path.slice(0, -1) : issue.path) || 'policies';
+    (errors[key] ??= []).push(unknownType ? 'The input was not valid.' : issue.message);
   }
   return errors;
 }
@@ -105,10 +110,15 @@ export function poolRoutes(app: ApiContext): RouteSpec[] {
       body: scaling,
       handler: async (ctx) => {
         const errors = scalingProblems(await ctx.body());
-        if (!errors) return jsonReply(200, { valid: true });
+        // The Node SDK's test expects an empty body on success (axios then gives `''`).
+        if (!errors) return { status: 200, empty: true };
+        // `message` too, which the Python SDK and our own error readers look for first.
+        const message = `Invalid scaling: ${Object.entries(errors)
+          .map(([k, v]) => `${k}: ${v.join(' ')}`)
+          .join('; ')}`;
         return {
           status: 400,
-          raw: JSON.stringify({ title: 'One or more validation errors occurred.', status: 400, errors }),
+          raw: JSON.stringify({ title: 'One or more validation errors occurred.', status: 400, errors, message }),
           contentType: 'application/problem+json; charset=utf-8',
         };
       },
