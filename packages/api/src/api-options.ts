@@ -73,6 +73,28 @@ export interface ApiHooks {
   jobDeleted?(uuid: string): void;
 }
 
+export type LogStream = 'stdout' | 'stderr';
+
+export interface SnapshotConfig {
+  readonly whitelist: string | null;
+  readonly blacklist: string | null;
+  readonly bucket: string | null;
+  readonly bucketPrefix: string | null;
+}
+
+/** What the API asks of the scheduler for running tasks. Routes that need it exist only when it is given. */
+export interface ExecutionControl {
+  abort(uuid: string): Promise<void>;
+  updateResources(uuid: string): Promise<void>;
+  readLog(uuid: string, instanceId: number | undefined, stream: LogStream, offset?: number): { text: string; start: number; end: number };
+  freshLog(uuid: string, instanceId: number | undefined, stream: LogStream): string;
+  snapshot(uuid: string, config: SnapshotConfig): { id: string };
+  snapshotStatus(uuid: string, id: string): object | undefined;
+  periodicSnapshot(uuid: string, config: SnapshotConfig & { interval: number }): Promise<void>;
+  /** Resolves when the task's stored state may have changed, or after `timeoutMs`. */
+  waitForChange(uuid: string, timeoutMs: number, signal: AbortSignal): Promise<void>;
+}
+
 export interface ApiOptions {
   readonly store: Store;
   readonly profiles: readonly ProfileDefinition[];
@@ -81,6 +103,7 @@ export interface ApiOptions {
   readonly hardware: NodeHardware;
   readonly storage: StorageInfo;
   readonly hooks?: ApiHooks;
+  readonly execution?: ExecutionControl;
   /** Requests with a larger body get 413. @default 16 MiB */
   readonly maxBodyBytes?: number;
 }

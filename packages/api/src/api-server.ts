@@ -9,6 +9,7 @@ import { jobRoutes } from './routes/job-routes.js';
 import { poolRoutes } from './routes/pool-routes.js';
 import { accountRoutes } from './routes/account-routes.js';
 import { secretRoutes } from './routes/secret-routes.js';
+import { executionRoutes } from './routes/execution-routes.js';
 import { openApiDocument } from './openapi.js';
 
 /** What route modules receive: the options with defaults resolved. */
@@ -29,7 +30,7 @@ export class ApiServer {
   constructor(options: ApiOptions) {
     this.ctx = { ...options, quotas: { ...DEFAULT_QUOTAS, ...options.quotas } };
     this.maxBody = options.maxBodyBytes ?? 16 * 2 ** 20;
-    for (const routes of [taskRoutes, jobRoutes, poolRoutes, accountRoutes, secretRoutes]) {
+    for (const routes of [taskRoutes, executionRoutes, jobRoutes, poolRoutes, accountRoutes, secretRoutes]) {
       for (const r of routes(this.ctx)) this.router.add(r);
     }
     // Built on first request, so the document lists every route, itself included.

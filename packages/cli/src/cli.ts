@@ -37,6 +37,8 @@ async function runServer(opts: {
     dataDir: opts.dataDir,
     ...(opts.token ? { token: opts.token } : {}),
     ...(opts.email ? { email: opts.email } : {}),
+    runtime: opts.runtime as 'auto' | 'docker' | 'host',
+    ...(opts.slots ? { slots: opts.slots } : {}),
   });
   console.log(`Hearth API:     ${server.apiUrl}`);
   console.log(`Hearth storage: ${server.storageUrl ?? '(none)'}`);

@@ -2,7 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ApiServer, type NodeHardware, type ProfileDefinition, type Quotas } from '@hearth/api';
+import { ApiServer, DEFAULT_QUOTAS, type ExecutionControl, type NodeHardware, type ProfileDefinition, type Quotas } from '@hearth/api';
+import { LocalExecutor } from '@hearth/executor';
+import type { RuntimeKind } from '@hearth/runner';
+import { LogStore, Scheduler } from '@hearth/scheduler';
+import { S3Gateway } from '@hearth/storage';
 import { Store, type User } from '@hearth/store';
 import { BUILT_IN_PROFILES } from './profiles.js';
 
@@ -23,9 +27,23 @@ export interface HearthServerOptions {
   readonly profiles?: readonly ProfileDefinition[];
   /** @default DEFAULT_QUOTAS */
   readonly quotas?: Partial<Quotas>;
+  /** How instances run. @default 'auto' (docker when an engine answers, host otherwise) */
+  readonly runtime?: RuntimeKind;
+  /** Instances the local executor runs at once. @default the number of cores */
+  readonly slots?: number;
+  /** Bytes of stdout/stderr kept per task and per instance. @default 1 MiB */
+  readonly logBytes?: number;
 }
 
 export const DEFAULT_EMAIL = 'user@hearth.local';
+
+interface Parts {
+  readonly api: ApiServer;
+  readonly store: Store;
+  readonly gateway: S3Gateway;
+  readonly executor: LocalExecutor;
+  readonly scheduler: Scheduler;
+}
 
 /** Opens the data dir's store, creating the secrets key on first use. Shared with the `hearth user` commands. */
 export async function openDataDir(dataDir: string): Promise<Store> {
@@ -67,25 +85,69 @@ export class HearthServer {
     readonly storageUrl: string | null,
     readonly user: User,
     readonly dataDir: string,
-    private readonly parts: { api: ApiServer; store: Store },
+    private readonly parts: Parts,
   ) {}
 
   static async start(options: HearthServerOptions = {}): Promise<HearthServer> {
     const dataDir = path.resolve(options.dataDir ?? '.hearth');
+    const host = options.host ?? '127.0.0.1';
     const store = await openDataDir(dataDir);
+    const cleanup: (() => Promise<void>)[] = [() => store.close()];
     try {
       const user = await ensureDefaultUser(store, options);
+      const hardware = nodeHardware();
+      const profiles = [...BUILT_IN_PROFILES, ...(options.profiles ?? [])];
+      const quotas = { ...DEFAULT_QUOTAS, ...options.quotas };
+
+      const gateway = new S3Gateway({
+        dataDir: path.join(dataDir, 'storage'),
+        // S3 access key = the user's email, secret = their API token, exactly as on Qarnot.
+        credentials: async (accessKey) => {
+          const u = await store.findUserByEmail(accessKey);
+          return u && { secret: u.token };
+        },
+        quotas: () => Promise.resolve({ maxBuckets: quotas.maxBucket, maxBytes: quotas.quotaBytesBucket }),
+      });
+      const storageUrl = await gateway.listen({ host, port: options.storagePort ?? 8081 });
+      cleanup.unshift(() => gateway.close());
+
+      const executor = new LocalExecutor({
+        workRoot: path.join(dataDir, 'work'),
+        blobStore: gateway.blobStore,
+        ...(options.slots ? { slots: options.slots } : {}),
+      });
+      cleanup.unshift(() => executor.close({ leaveRunning: true }));
+      const scheduler = new Scheduler({
+        store,
+        executor,
+        logs: new LogStore({ dir: path.join(dataDir, 'logs'), ...(options.logBytes ? { maxBytes: options.logBytes } : {}) }),
+        profiles,
+        runtime: options.runtime ?? 'auto',
+        storageHost: () => new URL(storageUrl).host,
+      });
+      cleanup.unshift(() => scheduler.close());
+      await scheduler.start();
+
       const api = new ApiServer({
         store,
-        profiles: [...BUILT_IN_PROFILES, ...(options.profiles ?? [])],
-        hardware: nodeHardware(),
-        storage: { url: () => null },
-        ...(options.quotas ? { quotas: options.quotas } : {}),
+        profiles,
+        hardware,
+        quotas,
+        storage: {
+          url: () => storageUrl,
+          usage: (email) => gateway.usage(email),
+          bucketExists: (email, bucket) => gateway.blobStore.bucketExists({ owner: email, bucket }),
+        },
+        execution: executionControl(scheduler),
+        hooks: {
+          taskCreated: (uuid) => void scheduler.taskCreated(uuid).catch((e: unknown) => console.error(`hearth: task ${uuid}`, e)),
+          taskDeleted: (uuid) => void scheduler.taskDeleted(uuid),
+        },
       });
-      const apiUrl = await api.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 8080 });
-      return new HearthServer(apiUrl, null, user, dataDir, { api, store });
+      const apiUrl = await api.listen({ host, port: options.port ?? 8080 });
+      return new HearthServer(apiUrl, storageUrl, user, dataDir, { api, store, gateway, executor, scheduler });
     } catch (e) {
-      await store.close();
+      for (const step of cleanup) await step().catch(() => undefined);
       throw e;
     }
   }
@@ -99,7 +161,16 @@ export class HearthServer {
   close(): Promise<void> {
     this.closing ??= (async () => {
       const errors: unknown[] = [];
-      for (const step of [() => this.parts.api.close(), () => this.parts.store.close()]) {
+      const p = this.parts;
+      // Intake first, then the work in flight (instances keep running and are re-attached on restart), then storage.
+      const steps = [
+        () => p.api.close(),
+        () => p.scheduler.close(),
+        () => p.executor.close({ leaveRunning: true }),
+        () => p.gateway.close(),
+        () => p.store.close(),
+      ];
+      for (const step of steps) {
         try {
           await step();
         } catch (e) {
@@ -114,6 +185,19 @@ export class HearthServer {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
+}
+
+function executionControl(scheduler: Scheduler): ExecutionControl {
+  return {
+    abort: (uuid) => scheduler.abort(uuid),
+    updateResources: (uuid) => scheduler.updateResources(uuid),
+    readLog: (uuid, instanceId, stream, offset) => scheduler.logs.read(uuid, instanceId, stream, offset),
+    freshLog: (uuid, instanceId, stream) => scheduler.logs.fresh(uuid, instanceId, stream),
+    snapshot: (uuid, config) => scheduler.snapshot(uuid, config),
+    snapshotStatus: (uuid, id) => scheduler.snapshotStatus(uuid, id),
+    periodicSnapshot: (uuid, config) => scheduler.periodicSnapshot(uuid, config),
+    waitForChange: (uuid, timeoutMs, signal) => scheduler.waitForChange(uuid, timeoutMs, signal),
+  };
 }
 
 /** The default user is the first one; `--email`/`--token` set its credentials. */

@@ -322,6 +322,22 @@ export class EntityRepository {
     } while (token);
   }
 
+  /** Every user's entities whose state is (or, with `not`, is not) one of `states`: for the scheduler. */
+  async listByState(states: readonly string[], options: { not?: boolean } = {}): Promise<EntityRecord[]> {
+    return this.select(this.db)
+      .where('e.state', options.not ? 'not in' : 'in', states.length ? [...states] : [''])
+      .orderBy('e.seq')
+      .execute();
+  }
+
+  /** Finished entities whose document asks to be deleted on completion: for TTL timers at start-up. */
+  async listAutoDelete(finalStates: readonly string[]): Promise<EntityRecord[]> {
+    return this.select(this.db)
+      .where('e.state', 'in', [...finalStates])
+      .where(sql<SqlBool>`json_extract(e.doc, '$.autoDeleteOnCompletion') = 1`)
+      .execute();
+  }
+
   /** Entities referencing a job or pool (any state), for the scheduler and job routes. */
   async listBy(userId: number, by: { jobUuid?: string; poolUuid?: string }): Promise<EntityRecord[]> {
     let q = this.select(this.db).where('e.user_id', '=', userId);

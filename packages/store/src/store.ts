@@ -220,6 +220,11 @@ export class Store implements StoreScope {
   }
   private cachedUserByToken: BetterSqlite3.Statement | undefined;
 
+  async findUserById(id: number): Promise<User | undefined> {
+    const row = await this.db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && { id: row.id, email: row.email, token: row.token, createdAt: row.created_at };
+  }
+
   async findUserByEmail(email: string): Promise<User | undefined> {
     const row = await this.db.selectFrom('users').selectAll().where('email', '=', email).executeTakeFirst();
     return row && { id: row.id, email: row.email, token: row.token, createdAt: row.created_at };

@@ -10,6 +10,11 @@ export interface CollectionSpec {
   readonly plural: 'tasks' | 'jobs' | 'pools';
   readonly singular: 'task' | 'job' | 'pool';
   readonly repo: (store: Store) => EntityRepository;
+  /**
+   * Long-poll support for `GET /{plural}/{id}?longPollSeconds=N&ifState=S`: resolves when the entity may have
+   * changed, or after the timeout. Collections without it answer at once.
+   */
+  readonly waitForChange?: (uuid: string, timeoutMs: number, signal: AbortSignal) => Promise<void>;
   /** Projection for `/summaries` routes; collections without summaries omit it. */
   readonly summary?: (doc: Record<string, unknown>) => Record<string, unknown>;
 }
@@ -47,6 +52,31 @@ export async function updateEntity<D extends { uuid: string; lastModified: strin
     await repo.update(ctx.user.id, row.uuid, { lastModified: next.lastModified, doc: JSON.stringify(next), tags: next.tags });
     return next;
   });
+}
+
+/** Holds a GET until the entity's state differs from `ifState` (or it is gone), or the timeout passes. */
+async function longPoll(
+  repo: EntityRepository,
+  args: {
+    ctx: RequestContext;
+    row: EntityRecord;
+    wait: (uuid: string, timeoutMs: number, signal: AbortSignal) => Promise<void>;
+    timeoutMs: number;
+  },
+): Promise<EntityRecord> {
+  const { ctx, wait, timeoutMs } = args;
+  const ifState = ctx.query.get('ifState');
+  const deadline = Date.now() + timeoutMs;
+  const gone = new AbortController();
+  ctx.req.once('close', () => gone.abort());
+  let row = args.row;
+  while (ifState !== null && row.state === ifState && Date.now() < deadline && !gone.signal.aborted) {
+    await wait(row.uuid, deadline - Date.now(), gone.signal);
+    const again = await repo.get(ctx.user.id, row.uuid);
+    if (!again) break;
+    row = again;
+  }
+  return row;
 }
 
 /** `?tag=a,b` (any of), as the C# SDK and the JS `summaries()` send. */
@@ -132,7 +162,17 @@ export function collectionReadRoutes(spec: CollectionSpec, store: Store): RouteS
       tag,
       responses: { 200: `the ${spec.singular}`, 404: `no such ${spec.singular}` },
       handler: async (ctx) => {
-        const row = await findOr404(repo, ctx, spec.singular);
+        let row = await findOr404(repo, ctx, spec.singular);
+        const seconds = ctx.query.get('longPollSeconds');
+        const wait = spec.waitForChange;
+        if (seconds !== null && wait) {
+          const n = Number(seconds);
+          if (!Number.isFinite(n) || n < 0) {
+            throw new ApiError('invalid_request', "Invalid query parameter 'longPollSeconds': expected seconds", 'longPollSeconds');
+          }
+          row = await longPoll(repo, { ctx, row, wait, timeoutMs: Math.min(n, 60) * 1000 });
+          ctx.res.setHeader('Hearth-Long-Poll', 'true');
+        }
         return { status: 200, raw: row.doc, contentType: JSON_TYPE };
       },
     },

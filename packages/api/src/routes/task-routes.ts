@@ -146,7 +146,13 @@ export function taskRoutes(app: ApiContext): RouteSpec[] {
   const repo = app.store.tasks;
   return [
     ...collectionReadRoutes(
-      { plural: 'tasks', singular: 'task', repo: (s) => s.tasks, summary: (d) => ({ ...taskSummary(d as unknown as TaskJson) }) },
+      {
+        plural: 'tasks',
+        singular: 'task',
+        repo: (s) => s.tasks,
+        summary: (d) => ({ ...taskSummary(d as unknown as TaskJson) }),
+        ...(app.execution ? { waitForChange: app.execution.waitForChange.bind(app.execution) } : {}),
+      },
       app.store,
     ),
     {

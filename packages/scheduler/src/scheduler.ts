@@ -1,0 +1,513 @@
+import {
+  isFinalTaskState,
+  parseAdvancedRange,
+  parseTimeSpan,
+  type CompletedInstanceJson,
+  type RangeSegment,
+  type TaskJson,
+  type TaskState,
+} from '@hearth/core';
+import type { Executor, ExecutorEvent, TaskSubmission } from '@hearth/executor';
+import type { InstanceResult, InstanceSpec, RunnerEvent, RuntimeKind, SnapshotSpec } from '@hearth/runner';
+import type { EntityRecord, Store } from '@hearth/store';
+import { LogStore } from './log-store.js';
+import { TaskRun, idsOfRange } from './task-run.js';
+
+export interface ProfileTemplate {
+  readonly name: string;
+  readonly constants: readonly { readonly name: string; readonly value: string }[];
+}
+
+export interface SchedulerOptions {
+  readonly store: Store;
+  /** Where instances run. `recover()` is called at start when the executor has it. */
+  readonly executor: Executor & { recover?(): Promise<unknown[]> };
+  readonly logs: LogStore;
+  readonly profiles: readonly ProfileTemplate[];
+  /** @default 'auto' */
+  readonly runtime?: RuntimeKind;
+  /** Host part of result URIs in `completedInstances` (`s3://<host>/<bucket>/<key>`). @default 'storage' */
+  readonly storageHost?: () => string;
+  /** How often a running task's document is written back (state transitions are written at once). @default 250 */
+  readonly persistIntervalMs?: number;
+}
+
+export interface SnapshotRecord {
+  id: string;
+  taskUuid: string;
+  triggerDate: string;
+  lastUpdateDate: string | null;
+  snapshotConfig: { whitelist: string | null; blacklist: string | null; bucket: string | null; bucketPrefix: string | null };
+  status: 'Triggered' | 'InProgress' | 'Success' | 'Failure';
+  sizeToUpload: number | null;
+  transferredSize: number | null;
+}
+
+const FINAL_STATES: TaskState[] = ['Success', 'Failure', 'Cancelled'];
+
+/**
+ * Owns the task state machine (reference §3): hands submitted tasks to the executor, follows their instances through
+ * the executor's events, writes the task document back (state, counts, progress, status, completed instances,
+ * errors), keeps logs, aborts, snapshots, honours auto-delete TTLs, and picks up where it left off after a restart.
+ */
+export class Scheduler {
+  readonly #o: SchedulerOptions;
+  readonly #runs = new Map<string, TaskRun>();
+  readonly #writes = new Map<string, Promise<void>>();
+  readonly #timers = new Map<string, NodeJS.Timeout>();
+  readonly #ttl = new Map<string, NodeJS.Timeout>();
+  readonly #periodic = new Map<string, NodeJS.Timeout>();
+  readonly #deleted = new Set<string>();
+  readonly #snapshots = new Map<string, SnapshotRecord>();
+  readonly #watchers = new Map<string, Set<() => void>>();
+  #unsubscribe: (() => void) | undefined;
+  #closed = false;
+
+  constructor(options: SchedulerOptions) {
+    this.#o = options;
+  }
+
+  get logs(): LogStore {
+    return this.#o.logs;
+  }
+
+  /** Re-attaches to instances left running, resumes unfinished tasks, re-arms TTL timers. */
+  async start(): Promise<void> {
+    this.#unsubscribe = this.#o.executor.subscribe((e) => this.#onEvent(e));
+    const unfinished = await this.#o.store.tasks.listByState(FINAL_STATES, { not: true });
+    const runs = new Map<string, TaskRun>();
+    for (const rec of unfinished) {
+      const run = this.#restoreRun(rec, await this.#ownerOf(rec.userId));
+      this.#runs.set(rec.uuid, run);
+      runs.set(rec.uuid, run);
+    }
+    // Leftover instances come back as `instance-started` events (and `instance-finished` for those that ended).
+    const leftovers = ((await this.#o.executor.recover?.()) ?? []) as { taskUuid: string; instanceId: number }[];
+    const reattached = new Map<string, Set<number>>();
+    for (const l of leftovers) {
+      if (!reattached.has(l.taskUuid)) reattached.set(l.taskUuid, new Set());
+      reattached.get(l.taskUuid)!.add(l.instanceId);
+    }
+    for (const [uuid, run] of runs) {
+      if (run.aborting) {
+        await this.#o.executor.cancel(uuid);
+        this.#schedulePersist(run, true);
+        continue;
+      }
+      const done = new Set([...run.succeeded, ...run.failed, ...run.cancelled, ...(reattached.get(uuid) ?? [])]);
+      const pending = remainingSegments(run.doc, done);
+      run.queued = pending.reduce((n, s) => n + s.end - s.start + 1, 0);
+      if (reattached.has(uuid) && run.queued > 0) {
+        // The executor already holds this task for its re-attached instances; the rest cannot join it, so they
+        // are recorded as failed rather than silently never run.
+        const ids = pending.flatMap((s) => Array.from({ length: s.end - s.start + 1 }, (_, i) => s.start + i));
+        run.failed.push(...ids);
+        run.queued = 0;
+        run.addError({ code: 'Lost', message: `instances ${ids.length} could not be resumed after a restart`, debug: null });
+      } else if (!reattached.has(uuid)) {
+        await this.#submit(run, pending);
+      }
+      this.#schedulePersist(run, true);
+    }
+    for (const rec of await this.#o.store.tasks.listAutoDelete(FINAL_STATES)) this.#armTtl(JSON.parse(rec.doc) as TaskJson, rec.userId);
+  }
+
+  /** A task was created through the API: dispatch it. */
+  async taskCreated(uuid: string): Promise<void> {
+    if (this.#closed) return;
+    const rec = await this.#o.store.tasks.getByUuid(uuid);
+    if (!rec || rec.state !== 'Submitted') return;
+    const doc = JSON.parse(rec.doc) as TaskJson;
+    const run = new TaskRun(rec.userId, await this.#ownerOf(rec.userId), doc, doc.instanceCount);
+    this.#runs.set(uuid, run);
+    await this.#submit(run, taskSegments(doc));
+  }
+
+  /** Aborts a task: PendingCancel now, Cancelled once every instance is stopped. Finished tasks are left as they are. */
+  async abort(uuid: string): Promise<void> {
+    const run = this.#runs.get(uuid);
+    if (!run) return;
+    if (isFinalTaskState(run.doc.state)) return;
+    run.aborting = true;
+    await this.#persistNow(run);
+    await this.#o.executor.cancel(uuid);
+  }
+
+  /** The task row is gone (deleted through the API): stop its instances and forget it. */
+  async taskDeleted(uuid: string): Promise<void> {
+    this.#deleted.add(uuid);
+    clearTimeout(this.#ttl.get(uuid));
+    this.#stopPeriodic(uuid);
+    const run = this.#runs.get(uuid);
+    if (run) {
+      run.aborting = true;
+      await this.#o.executor.cancel(uuid);
+    }
+    this.#o.logs.remove(uuid);
+  }
+
+  async updateResources(uuid: string): Promise<void> {
+    await this.#o.executor.updateResources(uuid);
+  }
+
+  /** Takes an instant snapshot in the background; the record's status follows it. */
+  snapshot(uuid: string, config: SnapshotRecord['snapshotConfig']): SnapshotRecord {
+    const now = new Date();
+    const stamp = now.toISOString().replace(/[-:T]/g, '').slice(0, 14);
+    let id = `snap_${uuid}_${stamp}`;
+    for (let n = 1; this.#snapshots.has(id); n++) id = `snap_${uuid}_${stamp}_${n}`;
+    const record: SnapshotRecord = {
+      id,
+      taskUuid: uuid,
+      triggerDate: now.toISOString(),
+      lastUpdateDate: null,
+      snapshotConfig: config,
+      status: 'InProgress',
+      sizeToUpload: null,
+      transferredSize: null,
+    };
+    this.#snapshots.set(id, record);
+    const run = this.#runs.get(uuid);
+    const spec = snapshotSpec(run?.doc, config) ?? undefined;
+    void this.#o.executor.snapshot(uuid, spec).then(
+      (r) => {
+        Object.assign(record, { status: 'Success', sizeToUpload: r.bytes, transferredSize: r.bytes, lastUpdateDate: new Date().toISOString() });
+        if (run) {
+          run.resultsCount += r.keys.length;
+          this.#schedulePersist(run, false);
+        }
+      },
+      () => Object.assign(record, { status: 'Failure', lastUpdateDate: new Date().toISOString() }),
+    );
+    return record;
+  }
+
+  snapshotStatus(uuid: string, id: string): SnapshotRecord | undefined {
+    const r = this.#snapshots.get(id);
+    return r && r.taskUuid === uuid ? r : undefined;
+  }
+
+  /** Periodic snapshots every `interval` seconds while the task runs (0 stops them). */
+  async periodicSnapshot(uuid: string, config: SnapshotRecord['snapshotConfig'] & { interval: number }): Promise<void> {
+    this.#stopPeriodic(uuid);
+    const run = this.#runs.get(uuid);
+    if (run) {
+      run.doc = { ...run.doc, snapshotInterval: config.interval };
+      await this.#persistNow(run);
+    }
+    if (config.interval > 0 && run && !isFinalTaskState(run.doc.state)) {
+      const timer = setInterval(() => this.snapshot(uuid, config), config.interval * 1000);
+      timer.unref();
+      this.#periodic.set(uuid, timer);
+    }
+  }
+
+  /** Resolves after the task's document is next written (or after `timeoutMs`, or on abort): for long-polls. */
+  waitForChange(uuid: string, timeoutMs: number, signal: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve) => {
+      let set = this.#watchers.get(uuid);
+      if (!set) this.#watchers.set(uuid, (set = new Set()));
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        set.delete(done);
+        if (set.size === 0) this.#watchers.delete(uuid);
+        resolve();
+      };
+      const timer = setTimeout(done, Math.max(0, timeoutMs));
+      signal.addEventListener('abort', done, { once: true });
+      set.add(done);
+    });
+  }
+
+  /** Why a task waits, for its status. */
+  pendingReason(uuid: string): string | undefined {
+    const run = this.#runs.get(uuid);
+    if (!run || run.queued === 0) return undefined;
+    const stats = this.#o.executor.stats();
+    return stats.running >= stats.slots ? `no free slot (${stats.running} busy)` : 'queued';
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const t of [...this.#timers.values(), ...this.#ttl.values(), ...this.#periodic.values()]) clearTimeout(t);
+    this.#unsubscribe?.();
+    for (const run of this.#runs.values()) if (run.dirty) await this.#persistNow(run);
+    await Promise.all(this.#writes.values());
+    this.#o.logs.close();
+  }
+
+  // ---- internals
+
+  async #ownerOf(userId: number): Promise<string> {
+    return (await this.#o.store.findUserById(userId))?.email ?? '';
+  }
+
+  #restoreRun(rec: EntityRecord, owner: string): TaskRun {
+    const doc = JSON.parse(rec.doc) as TaskJson;
+    const run = new TaskRun(rec.userId, owner, doc, doc.instanceCount);
+    const status = doc.status as Record<string, unknown> | null;
+    run.succeeded.push(...idsOfRange(status?.['succeededRange'], parseAdvancedRange));
+    run.failed.push(...idsOfRange(status?.['failedRange'], parseAdvancedRange));
+    run.cancelled.push(...idsOfRange(status?.['cancelledRange'], parseAdvancedRange));
+    for (const id of idsOfRange(status?.['startedOnceRange'], parseAdvancedRange)) run.startedOnce.add(id);
+    run.executionSec = Number(status?.['executionTimeSec'] ?? 0);
+    run.aborting = doc.state === 'PendingCancel';
+    const wall = Number(status?.['wallTimeSec'] ?? 0);
+    if (run.startedOnce.size > 0) run.firstStartAt = Date.now() - wall * 1000;
+    return run;
+  }
+
+  async #submit(run: TaskRun, instances: RangeSegment[]): Promise<void> {
+    const owner = run.owner;
+    const submission: TaskSubmission = { taskUuid: run.doc.uuid, owner, instances, template: this.#template(run.doc, owner) };
+    await this.#o.executor.submit(submission);
+  }
+
+  #template(doc: TaskJson, owner: string): TaskSubmission['template'] {
+    const profile = this.#o.profiles.find((p) => p.name === doc.profile);
+    const constants: Record<string, string> = {};
+    for (const c of profile?.constants ?? []) constants[c.name] = c.value;
+    for (const c of doc.constants) constants[c.key] = c.value ?? '';
+    const repo = constants['DOCKER_REPO'];
+    const hc = doc.hardwareConstraints;
+    const maxRam = hc.find((h) => h.discriminator === 'MaximumRamHardwareConstraint');
+    const maxCores = hc.find((h) => h.discriminator === 'MaximumCoreHardwareConstraint');
+    return {
+      taskUuid: doc.uuid,
+      taskName: doc.name,
+      instanceCount: doc.instanceCount,
+      owner,
+      constants,
+      command: constants['DOCKER_CMD'] ?? '',
+      image: repo ? `${repo}:${constants['DOCKER_TAG'] || 'latest'}` : null,
+      resources: doc.advancedResourceBuckets.map((b) => ({
+        bucket: b.bucketName,
+        prefixFiltering: b.filtering.prefixFiltering?.prefix ?? null,
+        stripPrefix: b.resourcesTransformation.stripPrefix?.prefix ?? null,
+        cacheTTLSec: b.cacheTTLSec,
+      })),
+      results: doc.resultBucket
+        ? {
+            bucket: doc.resultBucket,
+            prefix: doc.resultsBucketPrefix,
+            whitelist: doc.resultsWhitelist,
+            blacklist: doc.resultsBlacklist,
+          }
+        : null,
+      snapshot: snapshotSpec(doc, null),
+      uploadResultsOnCancel: doc.uploadResultsOnCancellation ?? false,
+      runtime: this.#o.runtime ?? 'auto',
+      limits: {
+        memoryMB: maxRam && 'maximumMemoryMB' in maxRam ? maxRam.maximumMemoryMB : null,
+        cores: maxCores && 'coreCount' in maxCores ? maxCores.coreCount : null,
+      },
+      defaultResourcesCacheTTLSec: doc.defaultResourcesCacheTTLSec,
+      progressPattern: constants['DOCKER_PROGRESS1'] || null,
+    } satisfies Omit<InstanceSpec, 'instanceId' | 'workRoot'>;
+  }
+
+  #onEvent(e: ExecutorEvent): void {
+    const run = this.#runs.get(e.taskUuid);
+    switch (e.type) {
+      case 'instance-started': {
+        if (!run) return;
+        const now = e.at;
+        run.firstStartAt ??= now;
+        if (!run.startedOnce.has(e.instanceId) && run.queued > 0) run.queued--;
+        run.startedOnce.add(e.instanceId);
+        run.active.set(e.instanceId, {
+          phase: 'download',
+          startedAt: now,
+          phaseAt: now,
+          progress: 0,
+          cpuPercent: 0,
+          memoryMB: 0,
+          peakMemoryMB: 0,
+          cpuTimeSec: 0,
+        });
+        this.#schedulePersist(run, false);
+        return;
+      }
+      case 'instance-event':
+        this.#onRunnerEvent(e.taskUuid, e.instanceId, e.event, run);
+        return;
+      case 'instance-finished':
+        if (run) this.#onFinished(run, e.result);
+        this.#o.logs.release(e.taskUuid, e.instanceId);
+        return;
+      case 'instances-cancelled': {
+        if (!run) return;
+        for (const s of e.instances) {
+          for (let i = s.start; i <= s.end; i++) run.cancelled.push(i);
+          run.queued -= s.end - s.start + 1;
+        }
+        this.#schedulePersist(run, false);
+        return;
+      }
+      case 'task-drained':
+        if (run) void this.#drained(run);
+        return;
+    }
+  }
+
+  #onRunnerEvent(taskUuid: string, instanceId: number, ev: RunnerEvent, run: TaskRun | undefined): void {
+    if (ev.type === 'log') {
+      if (!this.#deleted.has(taskUuid)) this.#o.logs.append(taskUuid, instanceId, ev.stream, ev.data);
+      return;
+    }
+    if (!run) return;
+    const a = run.active.get(instanceId);
+    switch (ev.type) {
+      case 'phase':
+        if (a) {
+          const spent = (ev.at - a.phaseAt) / 1000;
+          if (a.phase === 'download') run.downloadSec += spent;
+          else if (a.phase === 'environment') run.environmentSec += spent;
+          a.phase = ev.phase;
+          a.phaseAt = ev.at;
+        }
+        break;
+      case 'progress':
+        if (a) a.progress = ev.percent;
+        break;
+      case 'usage':
+        if (a) Object.assign(a, { cpuPercent: ev.cpuPercent, memoryMB: ev.memoryMB, peakMemoryMB: ev.peakMemoryMB, cpuTimeSec: ev.cpuTimeSec });
+        break;
+      case 'result-uploaded':
+        if (!ev.snapshot) run.resultsCount++;
+        break;
+      case 'runtime':
+        break;
+    }
+    this.#schedulePersist(run, false);
+  }
+
+  #onFinished(run: TaskRun, r: InstanceResult): void {
+    run.active.delete(r.instanceId);
+    if (!run.startedOnce.has(r.instanceId) && run.queued > 0) run.queued--;
+    run.startedOnce.add(r.instanceId);
+    (r.state === 'Success' ? run.succeeded : r.state === 'Failure' ? run.failed : run.cancelled).push(r.instanceId);
+    run.executionSec += r.times.executionSec;
+    run.uploadSec += r.times.uploadSec;
+    const host = this.#o.storageHost?.() ?? 'storage';
+    const bucket = run.doc.resultBucket;
+    const entry: CompletedInstanceJson = {
+      instanceId: r.instanceId,
+      state: r.state,
+      wallTimeSec: r.times.wallSec,
+      execTimeSec: r.times.executionSec,
+      execTimeSecGHz: 0,
+      peakMemoryMB: r.peakMemoryMB,
+      averageGHz: 0,
+      results: bucket ? r.results.map((k) => `s3://${host}/${bucket}/${k}`) : [],
+      executionAttemptCount: 1,
+      error: r.error ? { code: r.error.code, message: r.error.message, debug: null } : null,
+      cpuModel: '',
+      coreCount: 1,
+      clockRatio: 1,
+    };
+    run.recordCompleted(entry);
+    if (r.error && r.state === 'Failure') {
+      run.addError({ code: r.error.code, message: `instance ${r.instanceId}: ${r.error.message}`, debug: null });
+    }
+    this.#schedulePersist(run, false);
+  }
+
+  async #drained(run: TaskRun): Promise<void> {
+    const uuid = run.doc.uuid;
+    // Anything the executor dropped without telling (should not happen) is recorded rather than left pending.
+    run.queued = 0;
+    if (this.#deleted.has(uuid)) {
+      this.#runs.delete(uuid);
+      this.#o.logs.remove(uuid);
+      return;
+    }
+    await this.#persistNow(run);
+    this.#stopPeriodic(uuid);
+    this.#runs.delete(uuid);
+    if (run.doc.autoDeleteOnCompletion) this.#armTtl(run.doc, run.userId);
+  }
+
+  #armTtl(doc: TaskJson, userId: number): void {
+    const ttlSec = parseTimeSpan(doc.completionTimeToLive || '00:00:00');
+    const end = doc.endDate ? Date.parse(doc.endDate) : Date.now();
+    const delay = Math.max(0, end + ttlSec * 1000 - Date.now());
+    const timer = setTimeout(() => {
+      this.#ttl.delete(doc.uuid);
+      void this.#o.store.tasks.delete(userId, doc.uuid).then(() => this.#o.logs.remove(doc.uuid));
+    }, Math.min(delay, 2 ** 31 - 1));
+    timer.unref();
+    this.#ttl.set(doc.uuid, timer);
+  }
+
+  #stopPeriodic(uuid: string): void {
+    clearInterval(this.#periodic.get(uuid));
+    this.#periodic.delete(uuid);
+  }
+
+  /** State transitions are written at once; other changes at most every `persistIntervalMs`. */
+  #schedulePersist(run: TaskRun, urgent: boolean): void {
+    run.dirty = true;
+    if (urgent || run.derivedState() !== run.doc.state) {
+      void this.#persistNow(run);
+      return;
+    }
+    const uuid = run.doc.uuid;
+    if (this.#timers.has(uuid)) return;
+    const timer = setTimeout(() => {
+      this.#timers.delete(uuid);
+      if (run.dirty) void this.#persistNow(run);
+    }, this.#o.persistIntervalMs ?? 250);
+    timer.unref();
+    this.#timers.set(uuid, timer);
+  }
+
+  /** Writes the run's document; writes of one task are chained so they land in order. */
+  #persistNow(run: TaskRun): Promise<void> {
+    const uuid = run.doc.uuid;
+    const previous = this.#writes.get(uuid) ?? Promise.resolve();
+    const next = previous.then(async () => {
+      if (this.#deleted.has(uuid)) return;
+      run.dirty = false;
+      const doc = run.toDoc(Date.now());
+      await this.#o.store.tasks.update(run.userId, uuid, { state: doc.state, lastModified: doc.lastModified, doc: JSON.stringify(doc) });
+      for (const wake of [...(this.#watchers.get(uuid) ?? [])]) wake();
+    });
+    const settled = next.catch((e: unknown) => console.error(`hearth scheduler: could not save task ${uuid}`, e));
+    this.#writes.set(uuid, settled);
+    return settled;
+  }
+}
+
+function taskSegments(doc: TaskJson): RangeSegment[] {
+  return doc.advancedRanges ? parseAdvancedRange(doc.advancedRanges) : doc.instanceCount > 0 ? [{ start: 0, end: doc.instanceCount - 1 }] : [];
+}
+
+/** The task's instance ranges minus the ids already done. */
+function remainingSegments(doc: TaskJson, done: ReadonlySet<number>): RangeSegment[] {
+  const out: RangeSegment[] = [];
+  for (const s of taskSegments(doc)) {
+    let start: number | undefined;
+    for (let i = s.start; i <= s.end; i++) {
+      if (done.has(i)) {
+        if (start !== undefined) out.push({ start, end: i - 1 });
+        start = undefined;
+      } else start ??= i;
+    }
+    if (start !== undefined) out.push({ start, end: s.end });
+  }
+  return out;
+}
+
+function snapshotSpec(doc: TaskJson | undefined, config: SnapshotRecord['snapshotConfig'] | null): SnapshotSpec | null {
+  const bucket = config?.bucket ?? doc?.snapshotBucket ?? doc?.resultBucket ?? null;
+  if (!bucket) return null;
+  return {
+    bucket,
+    prefix: config?.bucketPrefix ?? doc?.snapshotBucketPrefix ?? doc?.resultsBucketPrefix ?? null,
+    whitelist: config?.whitelist ?? doc?.snapshotWhitelist ?? doc?.resultsWhitelist ?? null,
+    blacklist: config?.blacklist ?? doc?.snapshotBlacklist ?? doc?.resultsBlacklist ?? null,
+  };
+}
