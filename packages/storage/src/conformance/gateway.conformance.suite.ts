@@ -22,6 +22,7 @@ describeS3Conformance('embedded gateway', async () => {
   return {
     endpoint,
     users,
+    awsStrict: true,
     close: async () => {
       await gw.close();
       await rm(dataDir, { recursive: true, force: true });
