@@ -30,6 +30,15 @@ async function runServer(opts: {
   slots?: number;
 }): Promise<void> {
   if (opts.executor !== 'local') throw new Error(`the '${opts.executor}' executor is not available in this build; use --executor local`);
+  // Handlers first: a signal that arrives while the server starts still shuts it down cleanly.
+  const stopped = new Promise<void>((resolve) => {
+    const stop = (signal: NodeJS.Signals) => {
+      console.log(`Received ${signal}, shutting down`);
+      resolve();
+    };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
   const server = await HearthServer.start({
     host: opts.host,
     port: opts.port,
@@ -45,14 +54,7 @@ async function runServer(opts: {
   console.log(`User email:     ${server.user.email}`);
   console.log(`User token:     ${server.user.token}`);
   console.log(`Data dir:       ${server.dataDir}`);
-  await new Promise<void>((resolve) => {
-    const stop = (signal: NodeJS.Signals) => {
-      console.log(`Received ${signal}, shutting down`);
-      resolve();
-    };
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
-  });
+  await stopped;
   await server.close();
 }
 

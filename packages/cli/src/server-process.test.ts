@@ -88,7 +88,7 @@ describe('hearth server', () => {
       const r = await fetch(`${again.apiUrl}/tasks/${uuid}`, { headers: { authorization: 'burst' } });
       expect(r.status, `task ${uuid} (${name})`).toBe(200);
       const task = (await r.json()) as { name: string; tags: string[]; state: string };
-      expect(task).toMatchObject({ name, tags: [name], state: 'Submitted' });
+      expect(task).toMatchObject({ name, tags: [name] });
     }
   });
 });
