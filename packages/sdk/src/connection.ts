@@ -129,8 +129,10 @@ export interface HardwareConstraintsPage {
 
 /** Things the server offered: discovered as the SDK goes. @internal */
 export interface ServerFeatures {
-  /** `GET /tasks/{uuid}?waitSeconds=` holds until a change (`undefined` = not known yet). */
+  /** `GET /tasks/{uuid}?longPollSeconds=N&ifState=S` holds until a change (`undefined` = not known yet). */
   longPoll: boolean | undefined;
+  /** `GET /tasks/{uuid}/stdout?offset=N` reads from an offset (`Hearth-Log-Next-Offset`). */
+  logOffsets: boolean | undefined;
 }
 
 interface Resolved {
@@ -169,7 +171,7 @@ export class Connection {
   /** The REST transport. @internal */
   readonly http: HttpClient;
   /** Server capabilities discovered so far. @internal */
-  readonly features: ServerFeatures = { longPoll: undefined };
+  readonly features: ServerFeatures = { longPoll: undefined, logOffsets: undefined };
   private readonly storageAccessKey: string | undefined;
   private readonly storageUnsafe: boolean;
   private readonly forcePathStyle: boolean;

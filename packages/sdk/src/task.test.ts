@@ -285,6 +285,8 @@ describe('lifecycle against a recording server', () => {
   it('wait() falls back to polling on a server without long-poll, and follows state and stdout', async () => {
     serveStates(['Submitted', 'Submitted', 'FullyExecuting', 'Success']);
     let out = 0;
+    // A server without offset reads (the Qarnot cloud) ignores ?offset and answers the whole buffer, no header.
+    server.on(`GET /tasks/${TASK_UUID}/stdout`, { text: 'whole buffer' });
     server.on(`POST /tasks/${TASK_UUID}/stdout`, () => ({ text: ++out === 2 ? 'hello\n' : '' }));
     const t = conn.createTask('t', { profile: 'p' });
     await t.submit();
@@ -295,6 +297,7 @@ describe('lifecycle against a recording server', () => {
     expect(states).toEqual(['Submitted', 'FullyExecuting', 'Success']);
     expect(chunks).toEqual(['hello\n']);
     expect(conn.features.longPoll).toBe(false);
+    expect(conn.features.logOffsets).toBe(false);
     const first = server.find(`GET /tasks/${TASK_UUID}`)[2]!;
     expect(first.query.get('longPollSeconds')).not.toBeNull();
     expect(first.query.get('ifState')).toBe('Submitted');
@@ -360,12 +363,32 @@ describe('lifecycle against a recording server', () => {
   it('followStdout yields fresh chunks until the task finished and the output is drained', async () => {
     serveStates(['FullyExecuting', 'FullyExecuting', 'FullyExecuting', 'Success']);
     const replies = ['a', '', 'b', '', 'c'];
+    server.on(`GET /tasks/${TASK_UUID}/stdout`, { text: 'whole buffer' });
     server.on(`POST /tasks/${TASK_UUID}/stdout`, () => ({ text: replies.shift() ?? '' }));
     const t = conn.createTask('t', { profile: 'p' });
     await t.submit();
     const chunks: string[] = [];
     for await (const c of t.followStdout({ interval: 0.01 })) chunks.push(c);
     expect(chunks.join('')).toBe('abc');
+  });
+
+  it('followStderr reads by offset when the server answers Hearth-Log-Next-Offset, never touching the fresh cursor', async () => {
+    serveStates(['FullyExecuting', 'FullyExecuting', 'Success']);
+    const log = 'line 1\nline 2\nline 3\n';
+    let served = 0;
+    server.on(/^GET \/tasks\/.*\/stderr\/2$/, (req) => {
+      const offset = Number(req.query.get('offset'));
+      served = Math.min(log.length, served + 7);
+      return { text: log.slice(offset, served), headers: { 'Hearth-Log-Next-Offset': String(served), 'Hearth-Log-Start': '0' } };
+    });
+    const t = conn.createTask('t', { profile: 'p' });
+    await t.submit();
+    let text = '';
+    for await (const c of t.followStderr({ instanceId: 2, interval: 0.01 })) text += c;
+    expect(text).toBe(log);
+    expect(server.find(/^POST .*stderr/)).toHaveLength(0);
+    expect(server.find(/stderr\/2$/).map((r) => r.query.get('offset'))).toContain('7');
+    expect(conn.features.logOffsets).toBe(true);
   });
 
   it('instant, snapshotStatus and waitSnapshot', async () => {

@@ -10,6 +10,7 @@ import { AlreadySubmittedError, InvalidArgumentError, NotSubmittedError, Summary
 import { parseHardwareConstraints, type HardwareConstraint } from './hardware-constraints.js';
 import { sleep, throwIfAborted } from './internal/abort.js';
 import { readLog } from './internal/instance-logs.js';
+import { LogCursor } from './internal/log-cursor.js';
 import { ProgressBar } from './internal/progress.js';
 import { rangeProblem } from './internal/range.js';
 import { RUNNING_TASK_STATES } from './internal/states.js';
@@ -116,7 +117,10 @@ export interface WaitOptions extends CallOptions {
   readonly liveProgress?: boolean | ((progress: number, task: Task) => void) | undefined;
   /** `true` prints `** State| <state>` on stderr at each change; a function receives each new state. @default false */
   readonly followState?: boolean | ((state: LocalTaskState, task: Task) => void) | undefined;
-  /** `true` copies the task's fresh stdout to this process's stdout; a function receives each chunk. @default false */
+  /**
+   * `true` copies the task's new stdout to this process's stdout; a function receives each chunk. Reads by offset on
+   * a Hearth server, else by the seed's fresh reads. @default false
+   */
   readonly followStdout?: boolean | ((chunk: string) => void) | undefined;
   /** `true` copies the task's fresh stderr to this process's stderr; a function receives each chunk. @default false */
   readonly followStderr?: boolean | ((chunk: string) => void) | undefined;
@@ -984,6 +988,8 @@ export class Task {
       Boolean(options.followStdout) || Boolean(options.followStderr) || Boolean(options.liveProgress);
     const bar = options.liveProgress === true ? new ProgressBar(this._name) : undefined;
     let lastState: LocalTaskState | undefined;
+    let stdoutCursor: LogCursor | undefined;
+    let stderrCursor: LogCursor | undefined;
     const report = async (): Promise<void> => {
       if (options.followState && this._state !== lastState) {
         lastState = this._state;
@@ -994,12 +1000,12 @@ export class Task {
       if (typeof options.liveProgress === 'function') options.liveProgress(progress, this);
       bar?.update(progress / 100, this._state);
       if (options.followStdout) {
-        const chunk = await this.freshStdout({ signal });
+        const chunk = await (stdoutCursor ??= this.cursor('stdout', undefined)).next(signal);
         if (chunk && typeof options.followStdout === 'function') options.followStdout(chunk);
         else if (chunk) process.stdout.write(chunk);
       }
       if (options.followStderr) {
-        const chunk = await this.freshStderr({ signal });
+        const chunk = await (stderrCursor ??= this.cursor('stderr', undefined)).next(signal);
         if (chunk && typeof options.followStderr === 'function') options.followStderr(chunk);
         else if (chunk) process.stderr.write(chunk);
       }
@@ -1185,19 +1191,24 @@ export class Task {
 
   private async *follow(kind: 'stdout' | 'stderr', options: FollowOptions): AsyncGenerator<string> {
     this.requireUuid(`follow${kind === 'stdout' ? 'Stdout' : 'Stderr'}()`);
+    const cursor = this.cursor(kind, options.instanceId);
     for (;;) {
-      const chunk = await this.log(kind, true, options);
+      const chunk = await cursor.next(options.signal);
       if (chunk) yield chunk;
       else {
         await this.update({ flushCache: true, signal: options.signal });
         if (!this.isRunning) {
-          const last = await this.log(kind, true, options);
+          const last = await cursor.next(options.signal);
           if (last) yield last;
           return;
         }
         await sleep((options.interval ?? 2) * 1000, options.signal);
       }
     }
+  }
+
+  private cursor(kind: 'stdout' | 'stderr', instanceId: number | undefined): LogCursor {
+    return new LogCursor(this.connection.http, this.connection.features, { collection: 'tasks', uuid: this._uuid as string, kind, instanceId });
   }
 
   private log(kind: 'stdout' | 'stderr', fresh: boolean, options: LogOptions): Promise<string> {
