@@ -207,6 +207,11 @@ export class S3Gateway {
   }
 
   #fail(req: IncomingMessage, res: ServerResponse, e: unknown, where: { resource: string; requestId: string }): void {
+    if (!isS3Error(e) && (req.destroyed || req.errored || (e as NodeJS.ErrnoException).code === 'ECONNRESET')) {
+      // The client went away mid-request: nobody to answer, and nothing was committed.
+      res.destroy();
+      return;
+    }
     const err = isS3Error(e) ? e : new S3Error('InternalError', 'We encountered an internal error. Please try again.', { cause: e });
     if (err.code === 'InternalError') console.error('[s3-gateway] internal error', e);
     if (res.headersSent) {
