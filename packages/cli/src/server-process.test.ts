@@ -123,3 +123,39 @@ describe('hearth user', () => {
     expect(await missing.exited).toBe(1);
   });
 });
+
+describe('crash recovery', () => {
+  it('re-attaches to instances that kept running through a SIGKILL of the server, and finishes the task', async () => {
+    const dir = tempDir();
+    const first = await start(['--data-dir', dir, '--token', 'crash', '--runtime', 'host', '--slots', '2']);
+    const api = (s: ServerProcess, p: string, init: RequestInit = {}) =>
+      fetch(`${s.apiUrl}${p}`, { ...init, headers: { authorization: 'crash', 'content-type': 'application/json' } });
+    const created = await api(first, '/tasks', {
+      method: 'POST',
+      body: JSON.stringify({
+        name: 'survivor',
+        profile: 'docker-batch',
+        instanceCount: 3,
+        constants: [{ key: 'DOCKER_CMD', value: 'echo start $INSTANCE_ID; sleep 2; echo done $INSTANCE_ID' }],
+      }),
+    });
+    const { uuid } = (await created.json()) as { uuid: string };
+    // Kill the server once instances are executing.
+    for (let state = 'Submitted'; !/Executing/.test(state); ) {
+      state = ((await (await api(first, `/tasks/${uuid}?longPollSeconds=5&ifState=${state}`)).json()) as { state: string }).state;
+    }
+    first.child.kill('SIGKILL');
+    await first.exited;
+
+    const second = await start(['--data-dir', dir, '--runtime', 'host', '--slots', '2']);
+    let task = (await (await api(second, `/tasks/${uuid}`)).json()) as { state: string; status: { succeededRange: string } };
+    const deadline = Date.now() + 30_000;
+    while (!['Success', 'Failure', 'Cancelled'].includes(task.state) && Date.now() < deadline) {
+      task = (await (await api(second, `/tasks/${uuid}?longPollSeconds=5&ifState=${task.state}`)).json()) as typeof task;
+    }
+    expect(task.state).toBe('Success');
+    expect(task.status.succeededRange).toBe('0-2');
+    const out = await (await api(second, `/tasks/${uuid}/stdout`)).text();
+    for (const i of [0, 1, 2]) expect(out).toContain(`done ${i}`);
+  });
+});

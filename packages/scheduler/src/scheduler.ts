@@ -60,6 +60,8 @@ export class Scheduler {
   readonly #deleted = new Set<string>();
   readonly #snapshots = new Map<string, SnapshotRecord>();
   readonly #watchers = new Map<string, Set<() => void>>();
+  /** Instances of re-attached tasks that never started: submitted once the executor lets go of the task. */
+  readonly #afterDrain = new Map<string, RangeSegment[]>();
   #unsubscribe: (() => void) | undefined;
   #closed = false;
 
@@ -97,14 +99,10 @@ export class Scheduler {
       const done = new Set([...run.succeeded, ...run.failed, ...run.cancelled, ...(reattached.get(uuid) ?? [])]);
       const pending = remainingSegments(run.doc, done);
       run.queued = pending.reduce((n, s) => n + s.end - s.start + 1, 0);
-      if (reattached.has(uuid) && run.queued > 0) {
-        // The executor already holds this task for its re-attached instances; the rest cannot join it, so they
-        // are recorded as failed rather than silently never run.
-        const ids = pending.flatMap((s) => Array.from({ length: s.end - s.start + 1 }, (_, i) => s.start + i));
-        run.failed.push(...ids);
-        run.queued = 0;
-        run.addError({ code: 'Lost', message: `instances ${ids.length} could not be resumed after a restart`, debug: null });
-      } else if (!reattached.has(uuid)) {
+      if (reattached.has(uuid)) {
+        // The executor holds this task for its re-attached instances; the ones that never started follow them.
+        if (run.queued > 0) this.#afterDrain.set(uuid, pending);
+      } else {
         await this.#submit(run, pending);
       }
       this.#schedulePersist(run, true);
@@ -417,6 +415,15 @@ export class Scheduler {
 
   async #drained(run: TaskRun): Promise<void> {
     const uuid = run.doc.uuid;
+    const rest = this.#afterDrain.get(uuid);
+    if (rest) {
+      this.#afterDrain.delete(uuid);
+      if (!run.aborting && !this.#deleted.has(uuid)) {
+        await this.#submit(run, rest);
+        return;
+      }
+      for (const s of rest) for (let i = s.start; i <= s.end; i++) run.cancelled.push(i);
+    }
     // Anything the executor dropped without telling (should not happen) is recorded rather than left pending.
     run.queued = 0;
     if (this.#deleted.has(uuid)) {
