@@ -202,7 +202,7 @@ function nestedDeeperThan(root: unknown, max: number): boolean {
     const [value, depth] = item;
     if (value === null || typeof value !== 'object') continue;
     if (depth >= max) return true;
-    for (const child of Array.isArray(value) ? value : Object.values(value as object)) {
+    for (const child of Array.isArray(value) ? value : Object.values(value)) {
       if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
     }
   }

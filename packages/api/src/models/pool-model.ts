@@ -1,4 +1,4 @@
-import { POOL_FIELDS_MUTABLE_AFTER_SUBMIT, POOL_SUMMARY_FIELDS, type PoolInput, type PoolJson } from '@hearth/core';
+import { assertNever, POOL_FIELDS_MUTABLE_AFTER_SUBMIT, POOL_SUMMARY_FIELDS, type PoolInput, type PoolJson } from '@hearth/core';
 import { badRequest } from '../api-error.js';
 import {
   advancedBuckets,
@@ -21,6 +21,45 @@ function elasticJson(input: PoolInput['elasticProperty']) {
     rampResizeFactor: input?.rampResizeFactor ?? 1,
     minIdleTimeSeconds: input?.minIdleTimeSeconds ?? 0,
   };
+}
+
+type ScalingPolicyInput = NonNullable<PoolInput['scaling']>['policies'][number];
+type TimePeriodInput = NonNullable<ScalingPolicyInput['enabledPeriods']>[number];
+
+/**
+ * Scaling policies in the Qarnot API's property order, type first and `name` after the settings: the Node SDK's
+ * pool test compares `JSON.stringify(pool.scaling.policies)` with what it sent (reference §2.4, `JS:test/pool.test.js`).
+ */
+function policyJson(p: ScalingPolicyInput): Record<string, unknown> {
+  const enabledPeriods = p.enabledPeriods ? p.enabledPeriods.map(periodJson) : p.enabledPeriods;
+  switch (p.type) {
+    case 'Fixed':
+      return definedOnly({ type: p.type, slotsCount: p.slotsCount, name: p.name, enabledPeriods });
+    case 'ManagedTasksQueue':
+      return definedOnly({
+        type: p.type,
+        minTotalSlots: p.minTotalSlots,
+        maxTotalSlots: p.maxTotalSlots,
+        minIdleSlots: p.minIdleSlots,
+        minIdleTimeSeconds: p.minIdleTimeSeconds,
+        scalingFactor: p.scalingFactor,
+        name: p.name,
+        enabledPeriods,
+      });
+    default:
+      return assertNever(p);
+  }
+}
+
+function periodJson(p: TimePeriodInput): Record<string, unknown> {
+  switch (p.type) {
+    case 'Always':
+      return definedOnly({ type: p.type, name: p.name });
+    case 'Weekly':
+      return definedOnly({ type: p.type, days: p.days, startTimeUtc: p.startTimeUtc, endTimeUtc: p.endTimeUtc, name: p.name });
+    default:
+      return assertNever(p);
+  }
 }
 
 export function checkPoolRules(input: PoolInput): void {
@@ -81,7 +120,9 @@ export function newPoolJson(input: PoolInput, meta: { uuid: string; now: string 
   };
   // `multiSlotsSettings` and `scaling` are omitted rather than null: the Python SDK crashes on null (reference §2.4).
   if (input.multiSlotsSettings?.slotsPerNode != null) doc.multiSlotsSettings = { slotsPerNode: input.multiSlotsSettings.slotsPerNode };
-  if (input.scaling) doc.scaling = { ...input.scaling, activePolicyName: input.scaling.policies[0]?.name ?? null };
+  if (input.scaling) {
+    doc.scaling = { policies: input.scaling.policies.map(policyJson), activePolicyName: input.scaling.policies[0]?.name ?? null };
+  }
   return doc;
 }
 
