@@ -28,6 +28,11 @@ export interface SchedulerOptions {
   readonly runtime?: RuntimeKind;
   /** Host part of result URIs in `completedInstances` (`s3://<host>/<bucket>/<key>`). @default 'storage' */
   readonly storageHost?: () => string;
+  /**
+   * Creates the result bucket when missing, before instances start: the Python SDK creates it client-side, other
+   * clients may not, and results must not be lost for want of a bucket. @default none
+   */
+  readonly ensureBucket?: (owner: string, bucket: string) => Promise<void>;
   /** How often a running task's document is written back (state transitions are written at once). @default 250 */
   readonly persistIntervalMs?: number;
 }
@@ -259,6 +264,11 @@ export class Scheduler {
 
   async #submit(run: TaskRun, instances: RangeSegment[]): Promise<void> {
     const owner = run.owner;
+    const bucket = run.doc.resultBucket;
+    if (bucket && this.#o.ensureBucket) {
+      // A bucket that cannot be created (quota, name) fails the uploads later with the storage's own error.
+      await this.#o.ensureBucket(owner, bucket).catch(() => undefined);
+    }
     const submission: TaskSubmission = { taskUuid: run.doc.uuid, owner, instances, template: this.#template(run.doc, owner) };
     await this.#o.executor.submit(submission);
   }

@@ -124,6 +124,7 @@ export class HearthServer {
         profiles,
         runtime: options.runtime ?? 'auto',
         storageHost: () => new URL(storageUrl).host,
+        ensureBucket: (owner, bucket) => gateway.blobStore.createBucket({ owner, bucket }),
       });
       cleanup.unshift(() => scheduler.close());
       await scheduler.start();
