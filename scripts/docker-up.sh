@@ -12,7 +12,7 @@ export DOCKER_HOST="unix://$SOCK"
 export DEBIAN_FRONTEND=noninteractive
 mkdir -p "$D"
 exec 9>"$D.lock"
-flock 9
+flock -w 300 9
 
 apt_install() {
   exec 8>/tmp/hearth-apt.lock
@@ -32,7 +32,7 @@ if ! answers; then
   if [ -f "$D/dockerd.pid" ] && ! kill -0 "$(cat "$D/dockerd.pid")" 2>/dev/null; then rm -f "$D/dockerd.pid"; fi
   # No bridge and no iptables: the engine must not touch the host's network (containers use --network none/host).
   setsid dockerd --data-root "$D/data" --exec-root "$D/exec" -H "$DOCKER_HOST" --pidfile "$D/dockerd.pid" \
-    --bridge=none --iptables=false --ip6tables=false >"$D/dockerd.log" 2>&1 </dev/null &
+    --bridge=none --iptables=false --ip6tables=false >"$D/dockerd.log" 2>&1 </dev/null 9>&- &
   for _ in $(seq 300); do answers && break; sleep 0.1; done
   answers || { echo "dockerd did not start; see $D/dockerd.log" >&2; tail -20 "$D/dockerd.log" >&2; exit 1; }
 fi
