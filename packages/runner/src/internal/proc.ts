@@ -5,6 +5,8 @@ import { constants } from 'node:os';
 export interface ProcStat {
   readonly pid: number;
   readonly comm: string;
+  /** R, S, D, Z (zombie), ... */
+  readonly state: string;
   readonly ppid: number;
   readonly pgrp: number;
   readonly utimeTicks: number;
@@ -28,6 +30,7 @@ export async function readProcStat(pid: number): Promise<ProcStat | undefined> {
   return {
     pid,
     comm: text.slice(open + 1, close),
+    state: f[0] ?? '?',
     ppid: Number(f[1]),
     pgrp: Number(f[2]),
     utimeTicks: Number(f[11]),
@@ -63,7 +66,7 @@ export function killQuietly(pid: number, signal: NodeJS.Signals): boolean {
 /** `true` when a process with this pid and start time is alive (not reused, not a zombie we can see). */
 export async function isSameProcessAlive(pid: number, startTicks: number): Promise<boolean> {
   const st = await readProcStat(pid);
-  return st !== undefined && st.startTicks === startTicks;
+  return st !== undefined && st.startTicks === startTicks && st.state !== 'Z' && st.state !== 'X';
 }
 
 /** Name of the signal a shell reports as exit status 128+n, if any. */
