@@ -28,6 +28,7 @@ async function runServer(opts: {
   executor: string;
   runtime: string;
   slots?: number;
+  sandbox: string;
 }): Promise<void> {
   if (opts.executor !== 'local') throw new Error(`the '${opts.executor}' executor is not available in this build; use --executor local`);
   // Handlers first: a signal that arrives while the server starts still shuts it down cleanly.
@@ -48,6 +49,7 @@ async function runServer(opts: {
     ...(opts.email ? { email: opts.email } : {}),
     runtime: opts.runtime as 'auto' | 'docker' | 'host',
     ...(opts.slots ? { slots: opts.slots } : {}),
+    sandbox: opts.sandbox as 'auto' | 'bwrap' | 'none',
   });
   console.log(`Hearth API:     ${server.apiUrl}`);
   console.log(`Hearth storage: ${server.storageUrl ?? '(none)'}`);
@@ -72,6 +74,9 @@ export function buildProgram(): Command {
     .addOption(new Option('--executor <executor>', 'where instances run').choices(['local', 'slurm']).default('local'))
     .addOption(new Option('--runtime <runtime>', 'how instances run').choices(['auto', 'docker', 'host']).default('auto'))
     .option('--slots <n>', 'instances run at once by the local executor (default: cores)', positiveInt)
+    .addOption(
+      new Option('--sandbox <mode>', 'host runtime isolation (auto = bubblewrap when installed)').choices(['auto', 'bwrap', 'none']).default('auto'),
+    )
     .action(runServer);
 
   const user = program.command('user').description('Manage users of a data dir (works whether or not a server runs on it)');

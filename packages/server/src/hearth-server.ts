@@ -31,6 +31,8 @@ export interface HearthServerOptions {
   readonly runtime?: RuntimeKind;
   /** Instances the local executor runs at once. @default the number of cores */
   readonly slots?: number;
+  /** Host-runtime isolation: bubblewrap when available (`auto`), always, or never. @default 'auto' */
+  readonly sandbox?: 'auto' | 'bwrap' | 'none';
   /** Bytes of stdout/stderr kept per task and per instance. @default 1 MiB */
   readonly logBytes?: number;
 }
@@ -115,6 +117,7 @@ export class HearthServer {
         workRoot: path.join(dataDir, 'work'),
         blobStore: gateway.blobStore,
         ...(options.slots ? { slots: options.slots } : {}),
+        runner: { sandbox: options.sandbox ?? 'auto' },
       });
       cleanup.unshift(() => executor.close({ leaveRunning: true }));
       const scheduler = new Scheduler({
