@@ -24,6 +24,9 @@ export class FairQueue<T> {
   readonly #ring: string[] = [];
   readonly #byOwner = new Map<string, QueuedTask<T>[]>();
   readonly #byTask = new Map<string, QueuedTask<T>>();
+  /** When each owner was last served (a dispatch counter): an owner joining the ring goes before those served since. */
+  readonly #lastServed = new Map<string, number>();
+  #served = 0;
   #size = 0;
 
   get size(): number {
@@ -44,7 +47,7 @@ export class FairQueue<T> {
     if (!list) {
       list = [];
       this.#byOwner.set(owner, list);
-      this.#ring.push(owner);
+      this.#join(owner);
     }
     list.push(entry);
     this.#size += count;
@@ -61,12 +64,17 @@ export class FairQueue<T> {
     else task.segments[0] = { start: seg.start + 1, end: seg.end };
     task.count--;
     this.#size--;
+    this.#lastServed.set(owner, ++this.#served);
     if (task.count === 0) {
       list.shift();
       this.#byTask.delete(task.id);
     }
     if (list.length > 0) this.#ring.push(owner); // to the back: the next owner is served next
-    else this.#byOwner.delete(owner);
+    else {
+      this.#byOwner.delete(owner);
+      // Forget owners with nothing queued once in a while, so the map stays as small as the set of active owners.
+      if (this.#lastServed.size > 4 * (this.#byOwner.size + 64)) for (const o of [...this.#lastServed.keys()]) if (!this.#byOwner.has(o)) this.#lastServed.delete(o);
+    }
     return { taskId: task.id, instanceId, payload: task.payload };
   }
 
@@ -100,6 +108,14 @@ export class FairQueue<T> {
     this.#ring.length = 0;
     this.#size = 0;
     return out;
+  }
+
+  /** Inserts an owner into the ring before every owner served more recently than it (never served = first). */
+  #join(owner: string): void {
+    const mine = this.#lastServed.get(owner) ?? 0;
+    const at = this.#ring.findIndex((o) => (this.#lastServed.get(o) ?? 0) > mine);
+    if (at < 0) this.#ring.push(owner);
+    else this.#ring.splice(at, 0, owner);
   }
 
   #drop(task: QueuedTask<T>): void {

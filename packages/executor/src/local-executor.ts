@@ -207,11 +207,12 @@ export class LocalExecutor implements Executor {
       ...(this.#o.blobStore ? { blobStore: this.#o.blobStore } : {}),
       onEvent: (event) => this.#emit({ type: 'instance-event', taskUuid, instanceId, event }),
     };
+    // Announced before the runner starts: its first event (the download phase) is emitted synchronously.
+    this.#emit({ type: 'instance-started', taskUuid, instanceId, at: Date.now() });
     const inst = leftover
       ? reattachInstance(leftover, runnerOptions)
       : startInstance({ ...state.submission.template, instanceId, workRoot: this.#o.workRoot }, runnerOptions);
     state.running.set(instanceId, inst);
-    this.#emit({ type: 'instance-started', taskUuid, instanceId, at: Date.now() });
     void inst.result.then((result) => this.#finished(state, instanceId, result));
   }
 

@@ -111,14 +111,20 @@ export class HostExecution implements Execution {
   async terminate(graceMs: number): Promise<void> {
     if (this.#done) return;
     // SIGTERM the command, not the wrapper (which records the exit status) nor bubblewrap (which would take the
-    // sandbox down with SIGKILL at once and lose the command's own exit status).
-    for (const p of await processGroupMembers(this.#pid)) {
-      if (p.pid !== this.#pid && p.comm !== 'bwrap') killQuietly(p.pid, 'SIGTERM');
+    // sandbox down with SIGKILL at once and lose the command's own exit status). Processes that appear during the
+    // grace period (a command that was just starting) are signalled too.
+    const signalled = new Set<number>();
+    const deadline = Date.now() + graceMs;
+    while (!this.#done && Date.now() < deadline) {
+      for (const p of await processGroupMembers(this.#pid)) {
+        if (p.pid !== this.#pid && p.comm !== 'bwrap' && !signalled.has(p.pid)) {
+          signalled.add(p.pid);
+          killQuietly(p.pid, 'SIGTERM');
+        }
+      }
+      await Promise.race([this.exited, sleep(Math.min(100, Math.max(0, deadline - Date.now())), undefined, { ref: false })]);
     }
-    const timer = sleep(graceMs, 'grace' as const, { ref: false });
-    if ((await Promise.race([this.exited.then(() => 'exited' as const), timer])) === 'grace') {
-      killQuietly(-this.#pid, 'SIGKILL');
-    }
+    if (!this.#done) killQuietly(-this.#pid, 'SIGKILL');
     await this.exited;
   }
 
