@@ -54,6 +54,16 @@ describe('Bucket against the Hearth S3 gateway', () => {
     await expect(h.conn.retrieveBucket('basics')).rejects.toSatisfy(isMissingBucketError);
   });
 
+  it('downloads keys with spaces, reserved and non-ASCII characters (signed GETs encode them as SigV4 wants)', async () => {
+    const b = await h.conn.createBucket('odd-keys');
+    const names = ["a b/c (1)!*'.txt", 'été/ü+%20=&?.bin', 'x~y_z-.dat'];
+    for (const n of names) await b.addString(`content of ${n}`, n);
+    const out = path.join(work, 'odd-out');
+    expect(await b.getAllFiles(out)).toHaveLength(3);
+    for (const n of names) expect(readFileSync(path.join(out, n), 'utf8')).toBe(`content of ${n}`);
+    await expect(b.getFile('missing.txt', path.join(work, 'missing.txt'))).rejects.toThrow(/NoSuchKey|404/);
+  });
+
   it('maps NoSuchBucket to MissingBucketError', async () => {
     const b = h.conn.bucket('never-created');
     await expect(b.addString('x', 'k')).rejects.toSatisfy(isMissingBucketError);

@@ -439,12 +439,13 @@ export class Bucket {
     key: string,
     options: { dest: string; signal: AbortSignal | undefined; onBytes: (n: number) => void },
   ): Promise<void> {
-    const { client, s3 } = ctx;
+    const { client, s3, getter } = ctx;
     const { dest, signal, onBytes } = options;
     try {
       await downloadAtomically(
         dest,
         async (offset, ifMatch) => {
+          if (getter) return getter.open(this.name, key, { offset, ifMatch, signal });
           const res = await client.send(
             new s3.GetObjectCommand({
               Bucket: this.name,

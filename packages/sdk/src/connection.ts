@@ -258,7 +258,9 @@ export class Connection {
     this.s3Context = undefined;
     if (ctx) {
       try {
-        (await ctx).client.destroy();
+        const { client, getter } = await ctx;
+        client.destroy();
+        getter?.close();
       } catch {
         // the storage never came up: nothing to close
       }

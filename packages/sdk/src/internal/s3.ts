@@ -1,10 +1,13 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { AbortError, MissingBucketError, QarnotError, QarnotGenericError } from '../errors.js';
+import { SignedGetter } from './s3-get.js';
 
 /** The S3 client and its module, loaded on first use so that importing the SDK stays cheap. */
 export interface S3Context {
   readonly client: S3Client;
   readonly s3: typeof import('@aws-sdk/client-s3');
+  /** Light signed GETs for bulk downloads (path-style endpoints only). */
+  readonly getter: SignedGetter | undefined;
 }
 
 /** How to reach the storage: resolved by `Connection.connect`. */
@@ -36,7 +39,10 @@ export async function createS3Context(settings: S3Settings): Promise<S3Context> 
       httpsAgent: new https.Agent({ keepAlive: true, maxSockets: 64, rejectUnauthorized: !settings.unsafe }),
     },
   });
-  return { client, s3 };
+  const getter = settings.forcePathStyle
+    ? new SignedGetter({ endpoint: settings.endpoint, accessKeyId: settings.accessKeyId, secretAccessKey: settings.secretAccessKey, unsafe: settings.unsafe, region: 'us-east-1' })
+    : undefined;
+  return { client, s3, getter };
 }
 
 /** Maps an AWS SDK failure to the SDK's errors: `NoSuchBucket` → {@link MissingBucketError}, aborts → AbortError. */
