@@ -14,7 +14,7 @@ import {
 import { isDiskFullError, isRunnerError, RunnerError, type RunnerErrorInfo } from './runner-error.js';
 import type { InstancePhase, RunnerEvent } from './runner-events.js';
 import { abortError, ResourceCache } from './resource-cache.js';
-import { Cgroup } from './internal/cgroup.js';
+import { cgroupPool } from './internal/cgroup.js';
 import { DockerExecution, type DockerClientOptions, type DockerRecord } from './internal/docker-execution.js';
 import type { Execution, ExitInfo } from './internal/execution.js';
 import {
@@ -283,7 +283,7 @@ export class RunningInstance {
         const cgroup =
           this.#o.cgroups === 'off'
             ? undefined
-            : await Cgroup.create(cgroupName(spec), {
+            : await cgroupPool.acquire({
                 memoryBytes: spec.limits?.memoryMB ? spec.limits.memoryMB * 2 ** 20 : null,
                 cores: spec.limits?.cores ?? null,
                 pids: spec.limits?.pids ?? 4096,
@@ -297,9 +297,10 @@ export class RunningInstance {
             sandbox: bwrap ? 'bwrap' : 'none',
             network: spec.network ?? false,
             cgroup,
+            fifoRoot: spec.workRoot,
           });
         } catch (e) {
-          await cgroup?.remove();
+          if (cgroup) await cgroupPool.release(cgroup);
           throw e;
         }
         break;
@@ -320,6 +321,7 @@ export class RunningInstance {
           cores: spec.limits?.cores,
           pids: spec.limits?.pids,
           client: this.#o.docker,
+          fifoRoot: spec.workRoot,
         });
         break;
       }
@@ -354,7 +356,7 @@ export class RunningInstance {
       executionStartedAt,
       downloadSec: this.#times.downloadSec,
       environmentSec: this.#times.environmentSec,
-      ...(execution instanceof HostExecution ? { host: { ...execution.record, cgroup: cgroupName(this.spec) } } : {}),
+      ...(execution instanceof HostExecution ? { host: { ...execution.record, cgroup: execution.cgroupName } } : {}),
       ...(execution instanceof DockerExecution ? { docker: { ...execution.record, image: this.spec.image ?? '' } } : {}),
       manifest: [...this.#manifest],
     };
@@ -576,9 +578,6 @@ export function instanceEnv(spec: InstanceSpec, workdir: string, runtime: Resolv
   return env;
 }
 
-function cgroupName(spec: InstanceSpec): string {
-  return `${spec.taskUuid}-${spec.instanceId}`.replace(/[^a-zA-Z0-9_.-]/g, '_');
-}
 
 /** Starts an instance; the returned handle settles `result` when it ends. */
 export function startInstance(spec: InstanceSpec, options: RunnerOptions = {}): RunningInstance {

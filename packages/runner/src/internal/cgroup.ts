@@ -37,8 +37,12 @@ export interface CgroupLimits {
  */
 export class Cgroup {
   readonly #paths: Map<Controller, string>;
+  readonly name: string;
+  /** OOM kills counted before this use (the counter cannot be reset when a pooled group is reused). */
+  #oomBase = 0;
 
-  private constructor(paths: Map<Controller, string>) {
+  private constructor(name: string, paths: Map<Controller, string>) {
+    this.name = name;
     this.#paths = paths;
   }
 
@@ -54,25 +58,42 @@ export class Cgroup {
         paths.set(c, p);
       }
     } catch {
-      await new Cgroup(paths).remove();
+      await new Cgroup(name, paths).remove();
       return undefined;
     }
     if (!paths.has('memory')) {
-      await new Cgroup(paths).remove();
+      await new Cgroup(name, paths).remove();
       return undefined;
     }
-    const cg = new Cgroup(paths);
-    if (limits.memoryBytes) {
-      await cg.#write('memory', 'memory.limit_in_bytes', String(Math.floor(limits.memoryBytes)));
-      // No swap beyond the limit, so a memory hog is killed instead of thrashing (ignored without swap accounting).
-      await cg.#write('memory', 'memory.memsw.limit_in_bytes', String(Math.floor(limits.memoryBytes))).catch(() => {});
+    const cg = new Cgroup(name, paths);
+    try {
+      await cg.prepare(limits);
+    } catch {
+      await cg.remove();
+      return undefined;
     }
-    if (limits.cores && paths.has('cpu')) {
-      await cg.#write('cpu', 'cpu.cfs_period_us', '100000');
-      await cg.#write('cpu', 'cpu.cfs_quota_us', String(Math.max(1000, Math.round(limits.cores * 100000))));
-    }
-    if (limits.pids && paths.has('pids')) await cg.#write('pids', 'pids.max', String(limits.pids));
     return cg;
+  }
+
+  /** Sets the limits of this use and resets the counters (groups are reused from a pool). */
+  async prepare(limits: CgroupLimits): Promise<void> {
+    await this.#write('memory', 'memory.limit_in_bytes', limits.memoryBytes ? String(Math.floor(limits.memoryBytes)) : '-1');
+    await this.#write('memory', 'memory.max_usage_in_bytes', '0');
+    await this.#write('memory', 'memory.failcnt', '0');
+    await this.#write('cpuacct', 'cpuacct.usage', '0');
+    if (this.#paths.has('cpu')) {
+      await this.#write('cpu', 'cpu.cfs_period_us', '100000');
+      await this.#write('cpu', 'cpu.cfs_quota_us', limits.cores ? String(Math.max(1000, Math.round(limits.cores * 100000))) : '-1');
+    }
+    await this.#write('pids', 'pids.max', limits.pids ? String(limits.pids) : 'max');
+    this.#oomBase = await this.#oomKills();
+  }
+
+  /** True when no process is left in the group (it can be reused or removed). */
+  async isEmpty(): Promise<boolean> {
+    const p = this.#paths.get('memory');
+    if (!p) return true;
+    return (await readFile(`${p}/cgroup.procs`, 'utf8').catch(() => '')).trim() === '';
   }
 
   /** The groups of an instance created earlier (re-attach after a restart); undefined when none exist. */
@@ -82,7 +103,7 @@ export class Cgroup {
       const own = ownCgroupPath(c);
       if (own !== undefined) paths.set(c, `${ROOT}/${c}${own === '/' ? '' : own}/hearth/${name}`);
     }
-    return new Cgroup(paths);
+    return new Cgroup(name, paths);
   }
 
   /** `cgroup.procs` files the wrapper writes its pid to. */
@@ -104,12 +125,17 @@ export class Cgroup {
 
   /** True when the kernel OOM-killed a process in this group. */
   async oomKilled(): Promise<boolean> {
+    const kills = await this.#oomKills();
+    if (kills >= 0) return kills > this.#oomBase;
+    return (await this.#readNumber('memory', 'memory.failcnt')) > 0;
+  }
+
+  async #oomKills(): Promise<number> {
     const p = this.#paths.get('memory');
-    if (!p) return false;
+    if (!p) return -1;
     const text = await readFile(`${p}/memory.oom_control`, 'utf8').catch(() => '');
     const m = /oom_kill (\d+)/.exec(text);
-    if (m) return Number(m[1]) > 0;
-    return (await this.#readNumber('memory', 'memory.failcnt')) > 0;
+    return m ? Number(m[1]) : -1;
   }
 
   /** Removes the groups; they must be empty, so retry briefly while the last processes are reaped. */
@@ -157,3 +183,37 @@ export async function readDockerCgroup(containerId: string): Promise<{ memory: n
     cpuNs: (await read('cpuacct', 'cpuacct.usage')) ?? 0,
   };
 }
+
+/**
+ * Creating and removing memory cgroups costs milliseconds each on v1: groups are kept and reused, reset for each
+ * instance. Names are unique per server process, so a restarted server never reuses a group a leftover instance is in.
+ */
+export class CgroupPool {
+  readonly #free: Cgroup[] = [];
+  #seq = 0;
+  #unavailable = false;
+
+  async acquire(limits: CgroupLimits): Promise<Cgroup | undefined> {
+    if (this.#unavailable) return undefined;
+    const reused = this.#free.pop();
+    if (reused) {
+      try {
+        await reused.prepare(limits);
+        return reused;
+      } catch {
+        void reused.remove();
+      }
+    }
+    const cg = await Cgroup.create(`p${process.pid}-${this.#seq++}`, limits);
+    if (!cg) this.#unavailable = true; // not writable here: don't retry for every instance
+    return cg;
+  }
+
+  /** Gives a group back; one with processes still in it is removed in the background instead. */
+  async release(cg: Cgroup): Promise<void> {
+    if (this.#free.length < 256 && (await cg.isEmpty())) this.#free.push(cg);
+    else void cg.remove();
+  }
+}
+
+export const cgroupPool = new CgroupPool();

@@ -1,12 +1,12 @@
 import { execFile, spawn } from 'node:child_process';
-import { closeSync } from 'node:fs';
 import type net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RunnerError } from '../runner-error.js';
 import { readDockerCgroup } from './cgroup.js';
 import type { Execution, ExitInfo, UsageSample } from './execution.js';
-import { drain, readExitFile } from './host-execution.js';
-import { closeAll, openFifoKeeper, openFifoReader, WRAPPER_SCRIPT } from './wrapper.js';
+import { drain, openFifos, readExitFile } from './host-execution.js';
+import { fifoPool } from './fifo-pool.js';
+import { closeAll, WRAPPER_SCRIPT } from './wrapper.js';
 
 export interface DockerClientOptions {
   /** `DOCKER_HOST` for the engine. @default the server's `DOCKER_HOST`, else the docker default socket */
@@ -54,6 +54,7 @@ export interface DockerStartOptions {
   readonly cores?: number | null | undefined;
   readonly pids?: number | null | undefined;
   readonly client?: DockerClientOptions | undefined;
+  readonly fifoRoot: string;
 }
 
 export interface DockerRecord {
@@ -95,13 +96,9 @@ export class DockerExecution implements Execution {
       if (/no such image/i.test(inspect.stderr)) throw new RunnerError('MissingImage', `docker image ${o.image} does not exist on this node (no registry pull is attempted)`);
       throw new RunnerError('RuntimeUnavailable', `docker engine did not answer: ${inspect.stderr.trim()}`);
     }
-    const fifos = [`${o.stateDir}/stdout`, `${o.stateDir}/stderr`];
-    await new Promise<void>((resolve, reject) =>
-      execFile('mkfifo', fifos, (err) => (err ? reject(new RunnerError('RuntimeUnavailable', `mkfifo failed: ${err.message}`)) : resolve())),
-    );
-    const readers: [net.Socket, net.Socket] = [openFifoReader(fifos[0] as string), openFifoReader(fifos[1] as string)];
-    // Until the container's wrapper opens the FIFOs, our own write ends keep the readers from seeing EOF.
-    const keepers = fifos.map(openFifoKeeper);
+    await fifoPool(o.fifoRoot).place(o.stateDir);
+    // Our own write ends keep the readers from seeing EOF until the container is over (see openFifos).
+    const { readers, keepers } = openFifos(o.stateDir);
     const name = containerName(o.taskUuid, o.instanceId);
     await docker(o.client, ['rm', '-f', name]); // a leftover of an earlier attempt
     const args = [
@@ -125,7 +122,7 @@ export class DockerExecution implements Execution {
     const run = await docker(o.client, args, { env: o.env });
     if (run.code !== 0) {
       for (const r of readers) r.destroy();
-      for (const k of keepers) closeSync(k);
+      closeAll(keepers);
       const msg = run.stderr.trim();
       if (/executable file not found|no such file or directory/i.test(msg)) throw new RunnerError('MissingCommand', `docker could not start /bin/sh in ${o.image}: ${msg}`);
       throw new RunnerError('RuntimeUnavailable', `docker run failed: ${msg}`);
@@ -135,9 +132,7 @@ export class DockerExecution implements Execution {
 
   /** Re-attaches to a container left running by a previous server process. */
   static reattach(record: DockerRecord, init: { image: string; stateDir: string; client: DockerClientOptions | undefined }): DockerExecution {
-    const readers: [net.Socket, net.Socket] = [openFifoReader(`${init.stateDir}/stdout`), openFifoReader(`${init.stateDir}/stderr`)];
-    const keepers = [`${init.stateDir}/stdout`, `${init.stateDir}/stderr`].map(openFifoKeeper);
-    return new DockerExecution({ containerId: record.containerId, ...init, readers, keepers });
+    return new DockerExecution({ containerId: record.containerId, ...init, ...openFifos(init.stateDir) });
   }
 
   async terminate(graceMs: number): Promise<void> {

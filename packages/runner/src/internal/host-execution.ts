@@ -4,10 +4,11 @@ import type net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RunnerError } from '../runner-error.js';
 import type { SandboxKind } from '../instance-spec.js';
-import type { Cgroup } from './cgroup.js';
+import { cgroupPool, type Cgroup } from './cgroup.js';
 import type { Execution, ExitInfo, UsageSample } from './execution.js';
 import { CLOCK_TICKS, isSameProcessAlive, killQuietly, PAGE_SIZE, processGroupMembers, readProcStat } from './proc.js';
 import { closeAll, openFifoKeeper, openFifoReader, WRAPPER_SCRIPT } from './wrapper.js';
+import { fifoPool } from './fifo-pool.js';
 
 export interface HostStartOptions {
   readonly command: string;
@@ -17,6 +18,18 @@ export interface HostStartOptions {
   readonly sandbox: 'bwrap' | 'none';
   readonly network: boolean;
   readonly cgroup: Cgroup | undefined;
+  /** Where the FIFO pool lives (same file system as the state dir). */
+  readonly fifoRoot: string;
+}
+
+/**
+ * Opens the FIFOs' read ends, plus our own write ends: Linux reports EOF (POLLHUP) on a FIFO only if a writer
+ * connected after the reader opened, so a command that is over before the wrapper is watched still ends the stream
+ * once we close ours (after the wrapper's exit).
+ */
+export function openFifos(stateDir: string): { readers: [net.Socket, net.Socket]; keepers: number[] } {
+  const readers: [net.Socket, net.Socket] = [openFifoReader(`${stateDir}/stdout`), openFifoReader(`${stateDir}/stderr`)];
+  return { readers, keepers: [`${stateDir}/stdout`, `${stateDir}/stderr`].map(openFifoKeeper) };
 }
 
 /** bubblewrap arguments: the whole host read-only, the working dir writable, no network unless allowed, no capabilities. */
@@ -66,6 +79,8 @@ export class HostExecution implements Execution {
     sandbox: SandboxKind;
     cgroup: Cgroup | undefined;
     child: ChildProcess | undefined;
+    readers: [net.Socket, net.Socket];
+    keepers: number[];
   }) {
     this.#pid = init.pid;
     this.#stateDir = init.stateDir;
@@ -76,36 +91,42 @@ export class HostExecution implements Execution {
       init.sandbox === 'bwrap'
         ? 'host runtime, sandboxed with bubblewrap (working dir writable, rest read-only)'
         : 'host runtime, plain process group (bubblewrap not available)';
-    this.stdout = openFifoReader(`${init.stateDir}/stdout`);
-    this.stderr = openFifoReader(`${init.stateDir}/stderr`);
-    // Linux reports EOF (POLLHUP) on a FIFO only if a writer connected after the reader opened. If the command is
-    // already over, the wrapper's write ends are gone: our own write end, closed once the wrapper is, guarantees it.
-    this.#keepers = [`${init.stateDir}/stdout`, `${init.stateDir}/stderr`].map(openFifoKeeper);
+    [this.stdout, this.stderr] = init.readers;
+    this.#keepers = init.keepers;
     this.exited = this.#watch(init.child);
     this.exited.finally(() => (this.#done = true)).catch(() => {});
   }
 
   static async start(o: HostStartOptions): Promise<HostExecution> {
+    await fifoPool(o.fifoRoot).place(o.stateDir);
+    const { readers, keepers } = openFifos(o.stateDir);
     const argv = o.sandbox === 'bwrap' ? ['bwrap', ...bwrapArgs(o.workdir, o.network), '--', '/bin/sh', '-c', o.command] : ['/bin/sh', '-c', o.command];
     const child = spawn('/bin/sh', ['-c', WRAPPER_SCRIPT, 'hearth-instance', o.stateDir, ...argv], {
       cwd: o.workdir,
       env: { ...o.env, HEARTH_CGROUP_PROCS: o.cgroup?.procsFiles.join(' ') ?? '' },
       detached: true, // its own process group: abort signals the whole group, and it survives a server crash
-      stdio: ['pipe', 'pipe', 'pipe'],
+      stdio: 'ignore',
     });
-    await waitReady(child);
-    const pid = child.pid as number;
+    const pid = await new Promise<number>((resolve, reject) => {
+      child.once('spawn', () => resolve(child.pid as number));
+      child.once('error', (e) => reject(new RunnerError('RuntimeUnavailable', `cannot start /bin/sh: ${e.message}`, { cause: e })));
+    }).catch((e: unknown) => {
+      for (const r of readers) r.destroy();
+      closeAll(keepers);
+      throw e;
+    });
     const st = await readProcStat(pid);
-    const execution = new HostExecution({ pid, startTicks: st?.startTicks ?? 0, stateDir: o.stateDir, sandbox: o.sandbox, cgroup: o.cgroup, child });
-    // The FIFOs are open on our side: let the command start.
-    child.stdin?.end('go\n');
-    child.stdin?.on('error', () => {});
-    return execution;
+    return new HostExecution({ pid, startTicks: st?.startTicks ?? 0, stateDir: o.stateDir, sandbox: o.sandbox, cgroup: o.cgroup, child, readers, keepers });
   }
 
   /** Re-attaches to a wrapper left running by a previous server process. */
   static reattach(record: HostProcessRecord, init: { stateDir: string; sandbox: SandboxKind; cgroup: Cgroup | undefined }): HostExecution {
-    return new HostExecution({ ...record, ...init, child: undefined });
+    return new HostExecution({ ...record, ...init, child: undefined, ...openFifos(init.stateDir) });
+  }
+
+  /** Name of the instance's cgroup, recorded for a re-attaching server. */
+  get cgroupName(): string | null {
+    return this.#cgroup?.name ?? null;
   }
 
   async terminate(graceMs: number): Promise<void> {
@@ -149,7 +170,7 @@ export class HostExecution implements Execution {
     closeAll(this.#keepers);
     this.stdout.destroy();
     this.stderr.destroy();
-    await this.#cgroup?.remove();
+    if (this.#cgroup) await cgroupPool.release(this.#cgroup);
   }
 
   async #watch(child: ChildProcess | undefined): Promise<ExitInfo> {
@@ -172,28 +193,6 @@ export class HostExecution implements Execution {
     const oomKilled = (await this.#cgroup?.oomKilled()) ?? false;
     return { exitCode, signal: exitCode === null ? (signal ?? 'SIGKILL') : null, oomKilled, lost: exitCode === null && signal === null && !child };
   }
-}
-
-async function waitReady(child: ChildProcess): Promise<void> {
-  let err = '';
-  child.stderr?.on('data', (d: Buffer) => {
-    if (err.length < 4096) err += d.toString();
-  });
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    const onExit = (code: number | null): void =>
-      reject(new RunnerError('RuntimeUnavailable', `the instance wrapper exited (${code}) before starting the command: ${err.trim()}`));
-    child.once('error', (e) => reject(new RunnerError('RuntimeUnavailable', `cannot start /bin/sh: ${e.message}`, { cause: e })));
-    child.once('exit', onExit);
-    child.stdout?.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('ready\n')) {
-        child.off('exit', onExit);
-        resolve();
-      }
-    });
-  });
-  child.stdout?.resume();
 }
 
 export async function readExitFile(stateDir: string): Promise<number | null> {

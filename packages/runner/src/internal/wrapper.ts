@@ -7,8 +7,7 @@ import net from 'node:net';
  *   sees EPIPE while the server is away (at worst it blocks on a full pipe until the server re-attaches);
  * - it records the command's exit status in `state/exit` for a server that re-attaches;
  * - it joins the instance's cgroups before starting the command, so every descendant is limited and accounted;
- * - after `ready` it waits for one line on stdin (the server has opened the FIFOs: output written before that would be
- *   lost with the last open fd) — EOF counts too, so a dead server never blocks it (docker passes no stdin);
+ * - the server opens its read ends before starting it, so no output is lost (a FIFO's data dies with its last open fd);
  * - on SIGTERM it forwards the signal to the command (to every process when it is a container's pid 1).
  * Arguments: `$1` = state dir, the rest = the command's argv.
  */
@@ -16,10 +15,7 @@ export const WRAPPER_SCRIPT = `S="$1"; shift
 [ -p "$S/stdout" ] && [ -p "$S/stderr" ] || mkfifo "$S/stdout" "$S/stderr" || exit 91
 for f in $HEARTH_CGROUP_PROCS; do echo $$ > "$f" || exit 92; done
 unset HEARTH_CGROUP_PROCS
-exec 3<>"$S/stdout" 4<>"$S/stderr"
-echo ready
-read -r _ || :
-exec </dev/null >/dev/null 2>&4
+exec 3<>"$S/stdout" 4<>"$S/stderr" </dev/null >/dev/null 2>&4
 "$@" </dev/null >&3 2>&4 3>&- 4>&- &
 child=$!
 trap 'if [ "$$" = 1 ]; then kill -TERM -1; else kill -TERM "$child"; fi 2>/dev/null' TERM INT HUP
