@@ -281,21 +281,60 @@ export class Pool {
     this.beforeSubmit('hardwareConstraints');
     this._hardwareConstraints = [...value];
   }
-  /** Default retry settings of the pool's tasks. */
+  /** Default retry settings of the pool's tasks. Settable until submitted. */
   get defaultRetrySettings(): RetrySettings {
     return this.full('defaultRetrySettings', this._defaultRetrySettings);
   }
-  /** Privileges. */
+  set defaultRetrySettings(value: Partial<RetrySettings>) {
+    this.beforeSubmit('defaultRetrySettings');
+    this._defaultRetrySettings = { maxTotalRetries: value.maxTotalRetries ?? null, maxPerInstanceRetries: value.maxPerInstanceRetries ?? null };
+  }
+  /** Privileges. Settable until submitted. */
   get privileges(): Privileges {
     return this.full('privileges', this._privileges);
   }
-  /** Scheduling type, or `null` for the server's default. */
+  set privileges(value: Partial<Privileges>) {
+    this.beforeSubmit('privileges');
+    this._privileges = { exportApiAndStorageCredentialsInEnvironment: value.exportApiAndStorageCredentialsInEnvironment === true };
+  }
+  /** Scheduling type, or `null` for the server's default. Settable until submitted. */
   get schedulingType(): SchedulingType | null {
     return this.full('schedulingType', this._schedulingType);
   }
-  /** Reservation for `Reserved` scheduling. */
+  set schedulingType(value: SchedulingType | null) {
+    this.beforeSubmit('schedulingType');
+    this._schedulingType = value;
+  }
+  /** Reservation for `Reserved` scheduling. Settable until submitted. */
   get targetedReservationName(): string | null {
     return this.full('targetedReservationName', this._targetedReservationName);
+  }
+  set targetedReservationName(value: string | null) {
+    this.beforeSubmit('targetedReservationName');
+    this._targetedReservationName = value;
+  }
+  /** Longest queue time of the pool's tasks, seconds. Settable any time (then `commit()`). */
+  get maxTimeQueueSeconds(): number | null {
+    return this.full('maxTimeQueueSeconds', this._maxTimeQueueSeconds);
+  }
+  set maxTimeQueueSeconds(value: number | null) {
+    this._maxTimeQueueSeconds = value;
+  }
+  /** Default cache TTL of resources on nodes, seconds. Settable until submitted. */
+  get defaultResourcesCacheTtlSec(): number | null {
+    return this.full('defaultResourcesCacheTtlSec', this._defaultResourcesCacheTtlSec);
+  }
+  set defaultResourcesCacheTtlSec(value: number | null) {
+    this.beforeSubmit('defaultResourcesCacheTtlSec');
+    this._defaultResourcesCacheTtlSec = value;
+  }
+  /** Project uuid. Settable until submitted. */
+  get project(): string | null {
+    return this._projectUuid;
+  }
+  set project(value: string | null) {
+    this.beforeSubmit('project');
+    this._projectUuid = value;
   }
   /** Secrets the nodes may read. */
   get secretsAccessRights(): SecretsAccessRights {

@@ -426,4 +426,14 @@ describe('lifecycle against a recording server', () => {
     expect(t.autoUpdate).toBe(false);
     expect(server.find(`DELETE /tasks/${TASK_UUID}`)).toHaveLength(1);
   });
+
+  it('await using deletes the task at the end of the scope, tolerating a task already gone', async () => {
+    serveStates(['Submitted']);
+    server.on(`DELETE /tasks/${TASK_UUID}`, { status: 404, json: { message: 'gone' } });
+    {
+      await using t = conn.createTask('scoped', { profile: 'p' });
+      await t.submit();
+    }
+    expect(server.find(`DELETE /tasks/${TASK_UUID}`)).toHaveLength(1);
+  });
 });

@@ -6,7 +6,7 @@ import { CompletedInstance } from './completed-instance.js';
 import type { CallOptions, Connection } from './connection.js';
 import { enc } from './internal/path.js';
 import { ErrorInfo } from './error-info.js';
-import { AlreadySubmittedError, InvalidArgumentError, NotSubmittedError, SummaryNotHydratedError } from './errors.js';
+import { AlreadySubmittedError, InvalidArgumentError, NotSubmittedError, SummaryNotHydratedError, isMissingTaskError } from './errors.js';
 import { parseHardwareConstraints, type HardwareConstraint } from './hardware-constraints.js';
 import { sleep, throwIfAborted } from './internal/abort.js';
 import { readLog } from './internal/instance-logs.js';
@@ -1404,6 +1404,18 @@ export class Task {
   private full<T>(property: string, value: T): T {
     if (this._isSummary && !SUMMARY_FIELDS.has(property)) throw new SummaryNotHydratedError(property);
     return value;
+  }
+
+  /**
+   * `await using task = conn.createTask(...)` deletes the task at the end of the scope, as the Python SDK's
+   * `with` block does; a task already gone is not an error.
+   */
+  async [Symbol.asyncDispose](): Promise<void> {
+    try {
+      await this.delete();
+    } catch (e) {
+      if (!isMissingTaskError(e)) throw e;
+    }
   }
 
   /** `Task(name, state, uuid)` in logs. */
