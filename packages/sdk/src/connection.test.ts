@@ -85,6 +85,12 @@ describe('Connection.connect', () => {
     expect(conn.storageUrl).toBe('https://storage.qarnot.com');
   });
 
+  it('a /settings body that is not JSON fails with a QarnotGenericError naming the URL', async () => {
+    server = await RecordingServer.start();
+    server.on('GET /settings', { text: '<html>proxy login</html>' });
+    await expect(Connection.connect({ clusterUrl: server.url, clientToken: 't', env: {} })).rejects.toThrow(/GET .*\/settings answered 200 with a body that is not JSON/);
+  });
+
   it('401 on bootstrap is UnauthorizedError and is not retried', async () => {
     server = await RecordingServer.start();
     server.on('GET /settings', { status: 401, json: { message: 'bad token' } });

@@ -5,6 +5,7 @@ import {
   AbortError,
   NetworkError,
   QarnotError,
+  QarnotGenericError,
   RequestTimeoutError,
   fromResponse,
   type ErrorOperation,
@@ -160,7 +161,14 @@ export class HttpClient {
   /** `request` and parse the body as JSON (`undefined` for an empty body). */
   async json<T>(req: HttpRequest): Promise<T> {
     const res = await this.request(req);
-    return (res.body.trim() === '' ? undefined : JSON.parse(res.body)) as T;
+    if (res.body.trim() === '') return undefined as T;
+    try {
+      return JSON.parse(res.body) as T;
+    } catch (e) {
+      throw new QarnotGenericError(`${req.method} ${this.url(req.path)} answered ${res.status} with a body that is not JSON: ${res.body.slice(0, 200)}`, {
+        cause: e,
+      });
+    }
   }
 
   /** Delay before retry number `attempt + 1`: exponential, equal jitter, at least `Retry-After`. */
