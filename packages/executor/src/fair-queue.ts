@@ -37,7 +37,8 @@ export class FairQueue<T> {
     return this.#byTask.has(taskId);
   }
 
-  push(taskId: string, owner: string, segments: readonly RangeSegment[], payload: T): void {
+  push(task: { readonly id: string; readonly owner: string; readonly segments: readonly RangeSegment[]; readonly payload: T }): void {
+    const { id: taskId, owner, segments, payload } = task;
     const copy = segments.map((s) => ({ start: s.start, end: s.end })).filter((s) => s.end >= s.start);
     const count = copy.reduce((n, s) => n + s.end - s.start + 1, 0);
     if (count === 0) return;

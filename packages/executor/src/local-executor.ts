@@ -6,6 +6,7 @@ import {
   ResourceCache,
   startInstance,
   type InstanceResult,
+  type InstanceSpec,
   type LeftoverInstance,
   type RunnerOptions,
   type RunningInstance,
@@ -87,11 +88,20 @@ export class LocalExecutor implements Executor {
     return { slots: this.slots, running: this.#running, queued: this.#queue.size, tasks: this.#tasks.size };
   }
 
-  async submit(task: TaskSubmission): Promise<void> {
+  submit(task: TaskSubmission): Promise<void> {
+    try {
+      this.#submit(task);
+      return Promise.resolve();
+    } catch (e) {
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    }
+  }
+
+  #submit(task: TaskSubmission): void {
     if (this.#closed) throw new ExecutorClosedError('the executor is closed');
     if (this.#tasks.has(task.taskUuid)) throw new Error(`task ${task.taskUuid} is already submitted`);
     const state: TaskState = { submission: task, remaining: 0, running: new Map() };
-    this.#queue.push(task.taskUuid, task.owner, task.instances, state);
+    this.#queue.push({ id: task.taskUuid, owner: task.owner, segments: task.instances, payload: state });
     const queued = this.#queue.has(task.taskUuid);
     if (!queued) {
       // An empty range: nothing to run, but the scheduler still hears that the task is done here.
@@ -142,7 +152,7 @@ export class LocalExecutor implements Executor {
     for (const l of leftovers) {
       let state = this.#tasks.get(l.taskUuid);
       if (!state) {
-        const { instanceId: _id, workRoot: _root, ...template } = l.state.spec;
+        const template = withoutPlacement(l.state.spec);
         state = { submission: { taskUuid: l.taskUuid, owner: l.state.spec.owner, instances: [], template }, remaining: 0, running: new Map() };
         this.#tasks.set(l.taskUuid, state);
       }
@@ -233,4 +243,12 @@ export class LocalExecutor implements Executor {
       this.#emit({ type: 'task-drained', taskUuid });
     }
   }
+}
+
+/** A spec back to a template: the executor decides the instance id and the work root. */
+function withoutPlacement(spec: InstanceSpec): TaskSubmission['template'] {
+  const copy: { -readonly [K in keyof InstanceSpec]?: InstanceSpec[K] } = { ...spec };
+  delete copy.instanceId;
+  delete copy.workRoot;
+  return copy as TaskSubmission['template'];
 }

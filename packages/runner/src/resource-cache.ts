@@ -76,7 +76,7 @@ export class ResourceCache {
       this.stats.joined++;
     } else {
       // The download is shared: it must not die with the first caller's signal, only with the store.
-      pending = this.#download(id, ref, options.store, ttlMs).finally(() => this.#inflight.delete(id));
+      pending = this.#download(id, { ref, store: options.store, ttlMs }).finally(() => this.#inflight.delete(id));
       this.#inflight.set(id, pending);
     }
     const entry = await abortable(pending, options.signal);
@@ -128,7 +128,7 @@ export class ResourceCache {
     }
   }
 
-  async #download(id: string, ref: ObjectRef, store: BlobStore, ttlMs: number): Promise<Entry> {
+  async #download(id: string, { ref, store, ttlMs }: { ref: ObjectRef; store: BlobStore; ttlMs: number }): Promise<Entry> {
     await mkdir(this.#dir, { recursive: true });
     const file = path.join(this.#dir, id);
     const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.part`;
@@ -140,7 +140,7 @@ export class ResourceCache {
       this.stats.bytesDownloaded += st.size;
       await rename(tmp, file);
       const entry: Entry = { file, fetchedAt: this.#now(), ttlMs, size: st.size, mtimeMs: st.mtimeMs };
-      const { file: _file, ...meta } = entry;
+      const meta: Omit<Entry, 'file'> = { fetchedAt: entry.fetchedAt, ttlMs, size: entry.size, mtimeMs: entry.mtimeMs };
       await writeFile(path.join(this.#dir, `${id}.json`), JSON.stringify(meta));
       this.#entries.set(id, entry);
       return entry;
@@ -168,7 +168,7 @@ function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Pro
       },
       (e: unknown) => {
         signal.removeEventListener('abort', onAbort);
-        reject(e);
+        reject(e instanceof Error ? e : new Error(String(e)));
       },
     );
   });

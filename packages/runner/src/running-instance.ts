@@ -128,7 +128,6 @@ export class RunningInstance {
   readonly #startedAt: number;
   #phase: InstancePhase | 'done' = 'download';
   #progress = 0;
-  #execution: Execution | undefined;
   #runtime: ResolvedRuntime | null = null;
   #sandbox: SandboxKind | null = null;
   #manifest: Manifest = new Map();
@@ -227,7 +226,6 @@ export class RunningInstance {
       // environment
       this.#enter('environment');
       execution = await this.#startExecution();
-      this.#execution = execution;
       const t2 = Date.now();
       this.#times.environmentSec = (t2 - t1) / 1000;
       await this.#writeState(execution, t2);
@@ -238,7 +236,6 @@ export class RunningInstance {
   }
 
   async #resume(state: InstanceStateFile, execution: Execution): Promise<InstanceResult> {
-    this.#execution = execution;
     this.#runtime = execution.runtime;
     this.#sandbox = execution.sandbox;
     this.#manifest = new Map(state.manifest);
@@ -566,7 +563,10 @@ export function instanceEnv(spec: InstanceSpec, workdir: string, runtime: Resolv
   if (runtime === 'host') {
     env['PATH'] = process.env['PATH'] ?? '/usr/local/bin:/usr/bin:/bin';
     env['HOME'] = workdir;
-    for (const k of ['LANG', 'LC_ALL', 'TZ']) if (process.env[k]) env[k] = process.env[k] as string;
+    for (const k of ['LANG', 'LC_ALL', 'TZ']) {
+      const v = process.env[k];
+      if (v) env[k] = v;
+    }
   }
   for (const [k, v] of Object.entries(spec.constants)) if (ENV_NAME.test(k)) env[k] = v;
   env['INSTANCE_ID'] = String(spec.instanceId);

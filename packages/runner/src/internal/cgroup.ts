@@ -40,6 +40,8 @@ export class Cgroup {
   readonly name: string;
   /** OOM kills counted before this use (the counter cannot be reset when a pooled group is reused). */
   #oomBase = 0;
+  /** Limits currently written, so a reused group with the same limits skips those writes. */
+  #applied: string | undefined;
 
   private constructor(name: string, paths: Map<Controller, string>) {
     this.name = name;
@@ -77,15 +79,22 @@ export class Cgroup {
 
   /** Sets the limits of this use and resets the counters (groups are reused from a pool). */
   async prepare(limits: CgroupLimits): Promise<void> {
-    await this.#write('memory', 'memory.limit_in_bytes', limits.memoryBytes ? String(Math.floor(limits.memoryBytes)) : '-1');
-    await this.#write('memory', 'memory.max_usage_in_bytes', '0');
-    await this.#write('memory', 'memory.failcnt', '0');
-    await this.#write('cpuacct', 'cpuacct.usage', '0');
-    if (this.#paths.has('cpu')) {
-      await this.#write('cpu', 'cpu.cfs_period_us', '100000');
-      await this.#write('cpu', 'cpu.cfs_quota_us', limits.cores ? String(Math.max(1000, Math.round(limits.cores * 100000))) : '-1');
+    const key = `${limits.memoryBytes ?? ''}|${limits.cores ?? ''}|${limits.pids ?? ''}`;
+    if (key !== this.#applied) {
+      this.#applied = undefined;
+      await this.#write('memory', 'memory.limit_in_bytes', limits.memoryBytes ? String(Math.floor(limits.memoryBytes)) : '-1');
+      if (this.#paths.has('cpu')) {
+        await this.#write('cpu', 'cpu.cfs_period_us', '100000');
+        await this.#write('cpu', 'cpu.cfs_quota_us', limits.cores ? String(Math.max(1000, Math.round(limits.cores * 100000))) : '-1');
+      }
+      await this.#write('pids', 'pids.max', limits.pids ? String(limits.pids) : 'max');
+      this.#applied = key;
     }
-    await this.#write('pids', 'pids.max', limits.pids ? String(limits.pids) : 'max');
+    await Promise.all([
+      this.#write('memory', 'memory.max_usage_in_bytes', '0'),
+      this.#write('memory', 'memory.failcnt', '0'),
+      this.#write('cpuacct', 'cpuacct.usage', '0'),
+    ]);
     this.#oomBase = await this.#oomKills();
   }
 

@@ -1,4 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import type net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RunnerError } from '../runner-error.js';
@@ -190,7 +191,9 @@ export class DockerExecution implements Execution {
     const [oom, inspected] = state.stdout.trim().split(' ');
     const fromFile = await readExitFile(this.#stateDir);
     const exitCode = fromFile ?? code ?? (inspected !== undefined && /^\d+$/.test(inspected) ? Number(inspected) : null);
-    return { exitCode, signal: null, oomKilled: oom === 'true', lost: exitCode === null };
+    // The engine's OOMKilled flag misses kills of a process other than the container's pid 1; the wrapper's count does not.
+    const oomCount = Number((await readFile(`${this.#stateDir}/oom`, 'utf8').catch(() => '0')).trim());
+    return { exitCode, signal: null, oomKilled: oom === 'true' || oomCount > 0, lost: exitCode === null };
   }
 }
 

@@ -32,7 +32,7 @@ export class FifoPool {
   async #fill(): Promise<void> {
     await mkdir(this.#dir, { recursive: true });
     const names = Array.from({ length: 2 * BATCH }, () => `${this.#dir}/${process.pid}-${this.#seq++}`);
-    await new Promise<void>((resolve, reject) => execFile('mkfifo', names, (e) => (e ? reject(e) : resolve())));
+    await new Promise<void>((resolve, reject) => execFile('mkfifo', names, (e) => (e ? reject(new Error(`mkfifo failed: ${e.message}`, { cause: e })) : resolve())));
     this.#free.push(...names);
   }
 }

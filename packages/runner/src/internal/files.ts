@@ -70,7 +70,7 @@ export async function placeResources(
   workdir: string,
   options: { store: BlobStore; cache: ResourceCache; signal?: AbortSignal; concurrency?: number; manifest?: Manifest },
 ): Promise<Manifest> {
-  const manifest: Manifest = options.manifest ?? new Map();
+  const manifest: Manifest = options.manifest ?? new Map<string, FileSignature>();
   await forEachLimit(planned, options.concurrency ?? 8, async (r) => {
     const cached = await options.cache.fetch(r.ref, {
       store: options.store,

@@ -100,7 +100,7 @@ export class HostExecution implements Execution {
   static async start(o: HostStartOptions): Promise<HostExecution> {
     await fifoPool(o.fifoRoot).place(o.stateDir);
     const { readers, keepers } = openFifos(o.stateDir);
-    const argv = o.sandbox === 'bwrap' ? ['bwrap', ...bwrapArgs(o.workdir, o.network), '--', '/bin/sh', '-c', o.command] : ['/bin/sh', '-c', o.command];
+    const argv = o.sandbox === 'bwrap' ? ['bwrap', ...bwrapArgs(o.workdir, o.network), '--', '/bin/sh', '-c', o.command] : ['--eval', o.command];
     const child = spawn('/bin/sh', ['-c', WRAPPER_SCRIPT, 'hearth-instance', o.stateDir, ...argv], {
       cwd: o.workdir,
       env: { ...o.env, HEARTH_CGROUP_PROCS: o.cgroup?.procsFiles.join(' ') ?? '' },
@@ -176,11 +176,10 @@ export class HostExecution implements Execution {
   async #watch(child: ChildProcess | undefined): Promise<ExitInfo> {
     let signal: NodeJS.Signals | null = null;
     if (child) {
-      const [, sig] = (await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) resolve([child.exitCode, child.signalCode]);
-        else child.once('exit', (c, s) => resolve([c, s]));
-      })) as [number | null, NodeJS.Signals | null];
-      signal = sig;
+      signal = await new Promise<NodeJS.Signals | null>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) resolve(child.signalCode);
+        else child.once('exit', (_code, s) => resolve(s));
+      });
     } else {
       // Not our child, so no exit event: watch the pid (this poll exists only for re-attached instances).
       while (await isSameProcessAlive(this.#pid, this.record.startTicks)) await sleep(250);

@@ -9,18 +9,27 @@ import net from 'node:net';
  * - it joins the instance's cgroups before starting the command, so every descendant is limited and accounted;
  * - the server opens its read ends before starting it, so no output is lost (a FIFO's data dies with its last open fd);
  * - on SIGTERM it forwards the signal to the command (to every process when it is a container's pid 1).
- * Arguments: `$1` = state dir, the rest = the command's argv.
+ * Arguments: `$1` = state dir, then the command's argv, or `--eval <shell command>` to run it in a subshell.
  */
 export const WRAPPER_SCRIPT = `S="$1"; shift
 [ -p "$S/stdout" ] && [ -p "$S/stderr" ] || mkfifo "$S/stdout" "$S/stderr" || exit 91
 for f in $HEARTH_CGROUP_PROCS; do echo $$ > "$f" || exit 92; done
 unset HEARTH_CGROUP_PROCS
 exec 3<>"$S/stdout" 4<>"$S/stderr" </dev/null >/dev/null 2>&4
-"$@" </dev/null >&3 2>&4 3>&- 4>&- &
+if [ "$1" = --eval ]; then
+  # No sandbox: run the command in a subshell (a fork, no second exec of the shell).
+  ( exec 3>&- 4>&-; unset S f; eval "$2" ) </dev/null >&3 2>&4 &
+else
+  "$@" </dev/null >&3 2>&4 3>&- 4>&- &
+fi
 child=$!
 trap 'if [ "$$" = 1 ]; then kill -TERM -1; else kill -TERM "$child"; fi 2>/dev/null' TERM INT HUP
 wait "$child"; rc=$?
 while kill -0 "$child" 2>/dev/null; do wait "$child"; rc=$?; done
+# In a container (pid 1) the wrapper sees its own memory cgroup: record OOM kills for the server (builtins only).
+if [ "$$" = 1 ] && [ -r /sys/fs/cgroup/memory/memory.oom_control ]; then
+  while read -r k v; do [ "$k" = oom_kill ] && echo "$v" > "$S/oom"; done < /sys/fs/cgroup/memory/memory.oom_control
+fi
 echo "$rc" > "$S/exit"
 exit "$rc"`;
 
