@@ -1,4 +1,7 @@
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { FsBlobStore } from '@hearth/storage';
+import { ResourceCache } from './resource-cache.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { instancePaths } from './instance-spec.js';
 import { runInstance, startInstance } from './running-instance.js';
@@ -184,6 +187,40 @@ describe('host runtime', () => {
     expect(result.peakMemoryMB).toBeGreaterThan(40);
     expect(result.cpuTimeSec).toBeGreaterThan(0);
     expect(log.of('usage').length).toBeGreaterThan(0);
+  });
+
+  it('contains a fork bomb with the pids limit', async () => {
+    await using dir = await tempDir();
+    const result = await runInstance(
+      makeSpec(dir.path, { command: 'i=0; while [ $i -lt 100 ]; do sleep 5 & i=$((i+1)); done; wait', limits: { pids: 20 } }),
+      { sandbox: 'none' },
+    );
+    expect(result.state).toBe('Failure');
+    expect(result.error?.message).toMatch(/fork|Resource temporarily unavailable|Cannot/i);
+  });
+
+  it('fails with a disk-full error when the working dir fills its file system, while staging and while running', async () => {
+    await using dir = await tempDir();
+    const root = `${dir.path}/small`;
+    await mkdir(root);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', root]);
+    try {
+      const running = await runInstance(makeSpec(root, { command: 'head -c 10000000 /dev/zero > big.bin' }));
+      expect(running.state).toBe('Failure');
+      expect(running.error?.code).toBe('DiskFull');
+      const store = new FsBlobStore(`${dir.path}/storage`);
+      await store.createBucket({ owner: 'alice@example.com', bucket: 'large' });
+      await store.write({ owner: 'alice@example.com', bucket: 'large', key: 'x.bin' }, Buffer.alloc(8 * 2 ** 20));
+      const staging = await runInstance(makeSpec(root, { command: 'true', resources: [{ bucket: 'large' }] }), {
+        blobStore: store,
+        cache: new ResourceCache(`${root}/cache`),
+      });
+      expect(staging.state).toBe('Failure');
+      expect(staging.error?.code).toBe('DiskFull');
+      await store.close();
+    } finally {
+      execFileSync('umount', ['-l', root]);
+    }
   });
 
   it('keeps the working dir when asked (debugging)', async () => {

@@ -175,10 +175,11 @@ export class HostExecution implements Execution {
 
   async #watch(child: ChildProcess | undefined): Promise<ExitInfo> {
     let signal: NodeJS.Signals | null = null;
+    let code: number | null = null;
     if (child) {
-      signal = await new Promise<NodeJS.Signals | null>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) resolve(child.signalCode);
-        else child.once('exit', (_code, s) => resolve(s));
+      [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) resolve([child.exitCode, child.signalCode]);
+        else child.once('exit', (c, s) => resolve([c, s]));
       });
     } else {
       // Not our child, so no exit event: watch the pid (this poll exists only for re-attached instances).
@@ -188,7 +189,8 @@ export class HostExecution implements Execution {
     killQuietly(-this.#pid, 'SIGKILL');
     closeAll(this.#keepers);
     await drain([this.stdout, this.stderr], 5000);
-    const exitCode = await readExitFile(this.#stateDir);
+    // The wrapper exits with the command's status: it stands in when the exit file could not be written (disk full).
+    const exitCode = (await readExitFile(this.#stateDir)) ?? code;
     const oomKilled = (await this.#cgroup?.oomKilled()) ?? false;
     return { exitCode, signal: exitCode === null ? (signal ?? 'SIGKILL') : null, oomKilled, lost: exitCode === null && signal === null && !child };
   }
