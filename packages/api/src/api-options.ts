@@ -91,6 +91,10 @@ export interface ExecutionControl {
   snapshot(uuid: string, config: SnapshotConfig): { id: string };
   snapshotStatus(uuid: string, id: string): object | undefined;
   periodicSnapshot(uuid: string, config: SnapshotConfig & { interval: number }): Promise<void>;
+  /** Active → Terminating (unfinished tasks aborted) → Completed. */
+  terminateJob(userId: number, uuid: string): Promise<void>;
+  /** → Closing (unfinished tasks aborted) → Closed. */
+  closePool(userId: number, uuid: string): Promise<void>;
   /** Resolves when the task's stored state may have changed, or after `timeoutMs`. */
   waitForChange(uuid: string, timeoutMs: number, signal: AbortSignal): Promise<void>;
 }

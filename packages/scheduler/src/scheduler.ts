@@ -3,6 +3,8 @@ import {
   parseAdvancedRange,
   parseTimeSpan,
   type CompletedInstanceJson,
+  type JobJson,
+  type PoolJson,
   type RangeSegment,
   type TaskJson,
   type TaskState,
@@ -10,6 +12,7 @@ import {
 import type { Executor, ExecutorEvent, TaskSubmission } from '@hearth/executor';
 import type { InstanceResult, InstanceSpec, RunnerEvent, RuntimeKind, SnapshotSpec } from '@hearth/runner';
 import type { EntityRecord, Store } from '@hearth/store';
+import { evaluateDependencies } from './dependency-gate.js';
 import { LogStore } from './log-store.js';
 import { TaskRun, idsOfRange } from './task-run.js';
 
@@ -67,7 +70,13 @@ export class Scheduler {
   readonly #watchers = new Map<string, Set<() => void>>();
   /** Instances of re-attached tasks that never started: submitted once the executor lets go of the task. */
   readonly #afterDrain = new Map<string, RangeSegment[]>();
+  /** Tasks waiting for their dependencies, and who waits on whom. */
+  readonly #waiting = new Map<string, { run: TaskRun; segments: RangeSegment[] }>();
+  readonly #waiters = new Map<string, Set<string>>();
+  readonly #queueTimers = new Map<string, NodeJS.Timeout>();
+  readonly #jobTimers = new Map<string, NodeJS.Timeout>();
   #unsubscribe: (() => void) | undefined;
+  #reasonTimer: NodeJS.Timeout | undefined;
   #closed = false;
 
   constructor(options: SchedulerOptions) {
@@ -81,6 +90,8 @@ export class Scheduler {
   /** Re-attaches to instances left running, resumes unfinished tasks, re-arms TTL timers. */
   async start(): Promise<void> {
     this.#unsubscribe = this.#o.executor.subscribe((e) => this.#onEvent(e));
+    this.#reasonTimer = setInterval(() => this.#refreshReasons(), 1000);
+    this.#reasonTimer.unref();
     const unfinished = await this.#o.store.tasks.listByState(FINAL_STATES, { not: true });
     const runs = new Map<string, TaskRun>();
     for (const rec of unfinished) {
@@ -107,12 +118,15 @@ export class Scheduler {
       if (reattached.has(uuid)) {
         // The executor holds this task for its re-attached instances; the ones that never started follow them.
         if (run.queued > 0) this.#afterDrain.set(uuid, pending);
+      } else if (run.startedOnce.size === 0) {
+        await this.#admit(run, pending);
       } else {
         await this.#submit(run, pending);
       }
       this.#schedulePersist(run, true);
     }
     for (const rec of await this.#o.store.tasks.listAutoDelete(FINAL_STATES)) this.#armTtl(JSON.parse(rec.doc) as TaskJson, rec.userId);
+    for (const rec of await this.#o.store.jobs.listByState(['Active', 'Terminating'])) this.#armJob(JSON.parse(rec.doc) as JobJson, rec.userId);
   }
 
   /** A task was created through the API: dispatch it. */
@@ -123,7 +137,88 @@ export class Scheduler {
     const doc = JSON.parse(rec.doc) as TaskJson;
     const run = new TaskRun(rec.userId, await this.#ownerOf(rec.userId), doc, doc.instanceCount);
     this.#runs.set(uuid, run);
-    await this.#submit(run, taskSegments(doc));
+    await this.#admit(run, taskSegments(doc));
+  }
+
+  /** A job was created: arm its wall-time limit. */
+  async jobCreated(uuid: string): Promise<void> {
+    const rec = await this.#o.store.jobs.getByUuid(uuid);
+    if (rec) this.#armJob(JSON.parse(rec.doc) as JobJson, rec.userId);
+  }
+
+  /** Terminates a job: Terminating now (its unfinished tasks are aborted), Completed once they are all final. */
+  async terminateJob(userId: number, uuid: string): Promise<void> {
+    const rec = await this.#o.store.jobs.get(userId, uuid);
+    if (!rec || rec.state !== 'Active') return;
+    await this.#setJobState(rec.userId, JSON.parse(rec.doc) as JobJson, 'Terminating');
+    clearTimeout(this.#jobTimers.get(rec.uuid));
+    for (const t of await this.#o.store.tasks.listBy(userId, { jobUuid: rec.uuid })) {
+      if (!isFinalTaskState(t.state as TaskState)) await this.abort(t.uuid);
+    }
+    await this.#maybeCompleteJob(userId, rec.uuid);
+  }
+
+  /** Closes a pool: Closing now (its unfinished tasks are aborted), Closed once they are all final. */
+  async closePool(userId: number, uuid: string): Promise<void> {
+    const rec = await this.#o.store.pools.get(userId, uuid);
+    if (!rec || ['Closing', 'Closed', 'PendingDelete'].includes(rec.state)) return;
+    await this.#setPoolState(userId, JSON.parse(rec.doc) as PoolJson, 'Closing');
+    for (const t of await this.#o.store.tasks.listBy(userId, { poolUuid: rec.uuid })) {
+      if (!isFinalTaskState(t.state as TaskState)) await this.abort(t.uuid);
+    }
+    await this.#maybeClosePool(userId, rec.uuid);
+  }
+
+  /** Checks dependencies, then hands the task to the executor (or parks it until its dependencies end). */
+  async #admit(run: TaskRun, segments: RangeSegment[]): Promise<void> {
+    const uuid = run.doc.uuid;
+    const states = new Map<string, TaskState | undefined>();
+    for (const dep of [...(run.doc.dependencies.dependsOn ?? []), ...(run.doc.dependencies.advancedDependsOn ?? []).map((a) => a.taskUuid)]) {
+      states.set(dep, (await this.#o.store.tasks.get(run.userId, dep))?.state as TaskState | undefined);
+    }
+    const { verdict, dependencies } = evaluateDependencies(run.doc, (d) => states.get(d));
+    run.doc = { ...run.doc, dependencies };
+    switch (verdict.kind) {
+      case 'waiting':
+        this.#waiting.set(uuid, { run, segments });
+        for (const dep of verdict.on) {
+          if (!this.#waiters.has(dep)) this.#waiters.set(dep, new Set());
+          this.#waiters.get(dep)!.add(uuid);
+        }
+        run.pendingReason = `waiting for task${verdict.on.length > 1 ? 's' : ''} ${verdict.on.join(', ')}`;
+        this.#schedulePersist(run, true);
+        return;
+      case 'unfulfillable':
+        run.verdict = 'Failure';
+        run.addError({ code: 'DependencyNotFulfilled', message: `The task cannot start: the ${verdict.reason}`, debug: null });
+        await this.#persistNow(run);
+        this.#runs.delete(uuid);
+        return;
+      case 'ready':
+        run.pendingReason = undefined;
+        this.#armQueueLimit(run);
+        await this.#submit(run, segments);
+        // Say at once why it waits when no slot is free; #refreshReasons keeps it current.
+        if (run.queued > 0 && run.startedOnce.size === 0) this.#schedulePersist(run, true);
+        return;
+    }
+  }
+
+  /** `maxTimeQueueSeconds`: a task none of whose instances started in time fails. */
+  #armQueueLimit(run: TaskRun): void {
+    const limit = run.doc.maxTimeQueueSeconds;
+    if (!limit || limit <= 0) return;
+    const uuid = run.doc.uuid;
+    const waited = Date.now() - Date.parse(run.doc.creationDate);
+    const timer = setTimeout(() => {
+      this.#queueTimers.delete(uuid);
+      if (run.startedOnce.size > 0 || isFinalTaskState(run.doc.state)) return;
+      run.addError({ code: 'MaxTimeQueueExceeded', message: `No instance started within maxTimeQueueSeconds (${limit} s)`, debug: null });
+      run.verdict = 'Failure';
+      void this.#o.executor.cancel(uuid);
+    }, Math.max(0, limit * 1000 - waited));
+    timer.unref();
+    this.#queueTimers.set(uuid, timer);
   }
 
   /** Aborts a task: PendingCancel now, Cancelled once every instance is stopped. Finished tasks are left as they are. */
@@ -131,6 +226,15 @@ export class Scheduler {
     const run = this.#runs.get(uuid);
     if (!run) return;
     if (isFinalTaskState(run.doc.state)) return;
+    const parked = this.#waiting.get(uuid);
+    if (parked) {
+      // Never handed to the executor: nothing to stop.
+      this.#waiting.delete(uuid);
+      run.verdict = 'Cancelled';
+      await this.#persistNow(run);
+      this.#runs.delete(uuid);
+      return;
+    }
     run.aborting = true;
     await this.#persistNow(run);
     await this.#o.executor.cancel(uuid);
@@ -139,6 +243,8 @@ export class Scheduler {
   /** The task row is gone (deleted through the API): stop its instances and forget it. */
   async taskDeleted(uuid: string): Promise<void> {
     this.#deleted.add(uuid);
+    this.#waiting.delete(uuid);
+    clearTimeout(this.#queueTimers.get(uuid));
     clearTimeout(this.#ttl.get(uuid));
     this.#stopPeriodic(uuid);
     const run = this.#runs.get(uuid);
@@ -234,14 +340,138 @@ export class Scheduler {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    for (const t of [...this.#timers.values(), ...this.#ttl.values(), ...this.#periodic.values()]) clearTimeout(t);
+    for (const t of [
+      ...this.#timers.values(),
+      ...this.#ttl.values(),
+      ...this.#periodic.values(),
+      ...this.#queueTimers.values(),
+      ...this.#jobTimers.values(),
+    ]) {
+      clearTimeout(t);
+    }
     this.#unsubscribe?.();
+    clearInterval(this.#reasonTimer);
     for (const run of this.#runs.values()) if (run.dirty) await this.#persistNow(run);
     await Promise.all(this.#writes.values());
     this.#o.logs.close();
   }
 
   // ---- internals
+
+  #queueReason(run: TaskRun): string | undefined {
+    if (run.queued <= 0) return undefined;
+    const stats = this.#o.executor.stats();
+    return stats.running >= stats.slots
+      ? `no free slot (${stats.running} of ${stats.slots} busy); ${stats.queued} instances queued`
+      : `${run.queued} instances queued`;
+  }
+
+  /** Pending reasons change with the executor's load: rewrite the ones whose text changed, once a second. */
+  #refreshReasons(): void {
+    for (const run of this.#runs.values()) {
+      if (this.#waiting.has(run.doc.uuid) || run.queued <= 0) continue;
+      if (this.#queueReason(run) !== run.pendingReason) this.#schedulePersist(run, false);
+    }
+  }
+
+  /** A task reached a final state: wake the tasks that wait on it, and complete its job or pool when due. */
+  async #onTaskFinal(run: TaskRun): Promise<void> {
+    const uuid = run.doc.uuid;
+    clearTimeout(this.#queueTimers.get(uuid));
+    const waiters = this.#waiters.get(uuid);
+    this.#waiters.delete(uuid);
+    for (const w of waiters ?? []) {
+      const parked = this.#waiting.get(w);
+      if (!parked) continue;
+      this.#waiting.delete(w);
+      await this.#admit(parked.run, parked.segments);
+    }
+    if (run.doc.jobUuid) await this.#maybeCompleteJob(run.userId, run.doc.jobUuid);
+    if (run.doc.poolUuid) await this.#maybeClosePool(run.userId, run.doc.poolUuid);
+  }
+
+  async #maybeCompleteJob(userId: number, jobUuid: string): Promise<void> {
+    const rec = await this.#o.store.jobs.get(userId, jobUuid);
+    if (!rec || rec.state !== 'Terminating') return;
+    const tasks = await this.#o.store.tasks.listBy(userId, { jobUuid });
+    if (tasks.every((t) => isFinalTaskState(t.state as TaskState))) {
+      const job = await this.#setJobState(userId, JSON.parse(rec.doc) as JobJson, 'Completed');
+      if (job.autoDeleteOnCompletion) this.#armJobDelete(job, userId);
+    }
+  }
+
+  async #maybeClosePool(userId: number, poolUuid: string): Promise<void> {
+    const rec = await this.#o.store.pools.get(userId, poolUuid);
+    if (!rec || rec.state !== 'Closing') return;
+    const tasks = await this.#o.store.tasks.listBy(userId, { poolUuid });
+    if (tasks.every((t) => isFinalTaskState(t.state as TaskState))) {
+      await this.#setPoolState(userId, JSON.parse(rec.doc) as PoolJson, 'Closed');
+    }
+  }
+
+  async #setJobState(userId: number, job: JobJson, state: JobJson['state']): Promise<JobJson> {
+    const now = new Date().toISOString();
+    const next: JobJson = {
+      ...job,
+      previousState: job.state,
+      previousStateTransitionTime: job.stateTransitionTime,
+      state,
+      stateTransitionTime: now,
+      lastModified: now,
+      ...(state === 'Completed' ? { endDate: now } : {}),
+    };
+    await this.#o.store.jobs.update(userId, job.uuid, { state, lastModified: now, doc: JSON.stringify(next) });
+    return next;
+  }
+
+  async #setPoolState(userId: number, pool: PoolJson, state: PoolJson['state']): Promise<void> {
+    const now = new Date().toISOString();
+    const next: PoolJson = {
+      ...pool,
+      previousState: pool.state,
+      previousStateTransitionTime: pool.stateTransitionTime,
+      state,
+      stateTransitionTime: now,
+      lastModified: now,
+      ...(state === 'Closed' ? { endDate: now } : {}),
+    };
+    await this.#o.store.pools.update(userId, pool.uuid, { state, lastModified: now, doc: JSON.stringify(next) });
+  }
+
+  /** `maxWallTime`: the job is terminated when it has lived that long; a completed job may be auto-deleted. */
+  #armJob(job: JobJson, userId: number): void {
+    if (job.state === 'Completed') {
+      if (job.autoDeleteOnCompletion) this.#armJobDelete(job, userId);
+      return;
+    }
+    if (!job.maxWallTime || job.state !== 'Active') return;
+    const limitMs = parseTimeSpan(job.maxWallTime) * 1000;
+    if (limitMs <= 0) return;
+    const delay = Math.max(0, Date.parse(job.creationDate) + limitMs - Date.now());
+    const timer = setTimeout(() => {
+      this.#jobTimers.delete(job.uuid);
+      void this.terminateJob(userId, job.uuid);
+    }, Math.min(delay, 2 ** 31 - 1));
+    timer.unref();
+    this.#jobTimers.set(job.uuid, timer);
+  }
+
+  #armJobDelete(job: JobJson, userId: number): void {
+    const ttlMs = parseTimeSpan(job.completionTimeToLive || '00:00:00') * 1000;
+    const end = job.endDate ? Date.parse(job.endDate) : Date.now();
+    const timer = setTimeout(() => {
+      this.#jobTimers.delete(job.uuid);
+      void (async () => {
+        for (const t of await this.#o.store.tasks.listBy(userId, { jobUuid: job.uuid })) {
+          await this.#o.store.tasks.delete(userId, t.uuid);
+          this.#o.logs.remove(t.uuid);
+        }
+        await this.#o.store.jobs.delete(userId, job.uuid);
+      })();
+    }, Math.min(Math.max(0, end + ttlMs - Date.now()), 2 ** 31 - 1));
+    timer.unref();
+    this.#jobTimers.set(job.uuid, timer);
+  }
 
   async #ownerOf(userId: number): Promise<string> {
     return (await this.#o.store.findUserById(userId))?.email ?? '';
@@ -269,14 +499,20 @@ export class Scheduler {
       // A bucket that cannot be created (quota, name) fails the uploads later with the storage's own error.
       await this.#o.ensureBucket(owner, bucket).catch(() => undefined);
     }
-    const submission: TaskSubmission = { taskUuid: run.doc.uuid, owner, instances, template: this.#template(run.doc, owner) };
+    const poolRec = run.doc.poolUuid ? await this.#o.store.pools.get(run.userId, run.doc.poolUuid) : undefined;
+    const pool = poolRec ? (JSON.parse(poolRec.doc) as PoolJson) : undefined;
+    const template = this.#template(run.doc, { owner, pool });
+    const submission: TaskSubmission = { taskUuid: run.doc.uuid, owner, instances, template };
     await this.#o.executor.submit(submission);
   }
 
-  #template(doc: TaskJson, owner: string): TaskSubmission['template'] {
-    const profile = this.#o.profiles.find((p) => p.name === doc.profile);
+  /** What every instance shares. A task in a pool runs the pool's profile, constants and resources, then its own. */
+  #template(doc: TaskJson, context: { owner: string; pool: PoolJson | undefined }): TaskSubmission['template'] {
+    const { owner, pool } = context;
+    const profile = this.#o.profiles.find((p) => p.name === (pool?.profile ?? doc.profile));
     const constants: Record<string, string> = {};
     for (const c of profile?.constants ?? []) constants[c.name] = c.value;
+    for (const c of pool?.constants ?? []) constants[c.key] = c.value ?? '';
     for (const c of doc.constants) constants[c.key] = c.value ?? '';
     const repo = constants['DOCKER_REPO'];
     const hc = doc.hardwareConstraints;
@@ -290,7 +526,7 @@ export class Scheduler {
       constants,
       command: constants['DOCKER_CMD'] ?? '',
       image: repo ? `${repo}:${constants['DOCKER_TAG'] || 'latest'}` : null,
-      resources: doc.advancedResourceBuckets.map((b) => ({
+      resources: [...(pool?.advancedResourceBuckets ?? []), ...doc.advancedResourceBuckets].map((b) => ({
         bucket: b.bucketName,
         prefixFiltering: b.filtering.prefixFiltering?.prefix ?? null,
         stripPrefix: b.resourcesTransformation.stripPrefix?.prefix ?? null,
@@ -323,6 +559,7 @@ export class Scheduler {
         if (!run) return;
         const now = e.at;
         run.firstStartAt ??= now;
+        clearTimeout(this.#queueTimers.get(e.taskUuid));
         if (!run.startedOnce.has(e.instanceId) && run.queued > 0) run.queued--;
         run.startedOnce.add(e.instanceId);
         run.active.set(e.instanceId, {
@@ -488,9 +725,12 @@ export class Scheduler {
     const next = previous.then(async () => {
       if (this.#deleted.has(uuid)) return;
       run.dirty = false;
+      const before = run.doc.state;
+      if (!this.#waiting.has(uuid)) run.pendingReason = this.#queueReason(run);
       const doc = run.toDoc(Date.now());
       await this.#o.store.tasks.update(run.userId, uuid, { state: doc.state, lastModified: doc.lastModified, doc: JSON.stringify(doc) });
       for (const wake of [...(this.#watchers.get(uuid) ?? [])]) wake();
+      if (!isFinalTaskState(before) && isFinalTaskState(doc.state)) await this.#onTaskFinal(run);
     });
     const settled = next.catch((e: unknown) => console.error(`hearth scheduler: could not save task ${uuid}`, e));
     this.#writes.set(uuid, settled);

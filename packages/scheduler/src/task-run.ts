@@ -45,6 +45,10 @@ export class TaskRun {
   uploadSec = 0;
   resultsCount: number;
   dirty = false;
+  /** A final state decided without running (dependencies that can no longer be met, queue time exceeded before start). */
+  verdict: TaskState | undefined;
+  /** Why the task waits, shown in its status while it does. */
+  pendingReason: string | undefined;
 
   constructor(
     readonly userId: number,
@@ -64,6 +68,7 @@ export class TaskRun {
 
   /** The task state that the instance counts imply (reference §3.1). */
   derivedState(): TaskState {
+    if (this.verdict && this.active.size === 0) return this.verdict;
     if (this.finishedCount >= this.total && this.active.size === 0) {
       if (this.aborting) return 'Cancelled';
       return this.failed.length === 0 && this.cancelled.length === 0 ? 'Success' : 'Failure';
@@ -166,6 +171,7 @@ export class TaskRun {
       failedRange: rangeOfIds(this.failed),
       cancelledRange: rangeOfIds(this.cancelled),
       startedOnceRange: rangeOfIds(this.startedOnce),
+      ...(this.pendingReason && !this.verdict ? { pendingReason: this.pendingReason } : {}),
       executionTimeByCpuModel: [],
       executionTimeGhzByCpuModel: [],
       runningInstancesInfo: {

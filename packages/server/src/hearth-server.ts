@@ -146,6 +146,7 @@ export class HearthServer {
         hooks: {
           taskCreated: (uuid) => void scheduler.taskCreated(uuid).catch((e: unknown) => console.error(`hearth: task ${uuid}`, e)),
           taskDeleted: (uuid) => void scheduler.taskDeleted(uuid),
+          jobCreated: (uuid) => void scheduler.jobCreated(uuid),
         },
       });
       const apiUrl = await api.listen({ host, port: options.port ?? 8080 });
@@ -200,6 +201,8 @@ function executionControl(scheduler: Scheduler): ExecutionControl {
     snapshot: (uuid, config) => scheduler.snapshot(uuid, config),
     snapshotStatus: (uuid, id) => scheduler.snapshotStatus(uuid, id),
     periodicSnapshot: (uuid, config) => scheduler.periodicSnapshot(uuid, config),
+    terminateJob: (userId, uuid) => scheduler.terminateJob(userId, uuid),
+    closePool: (userId, uuid) => scheduler.closePool(userId, uuid),
     waitForChange: (uuid, timeoutMs, signal) => scheduler.waitForChange(uuid, timeoutMs, signal),
   };
 }

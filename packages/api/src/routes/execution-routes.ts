@@ -130,6 +130,28 @@ export function executionRoutes(app: ApiContext): RouteSpec[] {
         return { status: 200, empty: true };
       },
     },
+    {
+      method: 'POST',
+      path: '/jobs/{id}/terminate',
+      summary: 'Terminate a job: Terminating (its unfinished tasks are aborted), then Completed',
+      tag: 'jobs',
+      handler: async (ctx) => {
+        const row = await findOr404(app.store.jobs, ctx, 'job');
+        await exec.terminateJob(ctx.user.id, row.uuid);
+        return { status: 200, empty: true };
+      },
+    },
+    {
+      method: 'POST',
+      path: '/pools/{id}/close',
+      summary: 'Close a pool: Closing (its unfinished tasks are aborted), then Closed',
+      tag: 'pools',
+      handler: async (ctx) => {
+        const row = await findOr404(app.store.pools, ctx, 'pool');
+        await exec.closePool(ctx.user.id, row.uuid);
+        return { status: 200, empty: true };
+      },
+    },
     ...logRoutes(app, exec, 'stdout'),
     ...logRoutes(app, exec, 'stderr'),
     {

@@ -47,6 +47,13 @@ async function checkReferences(app: ApiContext, user: User, input: TaskInput): P
     if (job.state !== 'Active') {
       throw badRequest(`Invalid task field 'jobUuid': job '${input.jobUuid}' is ${job.state}, not Active`, 'jobUuid');
     }
+    const useDependencies = (JSON.parse(job.doc) as { useDependencies?: boolean }).useDependencies === true;
+    if (!useDependencies && taskDependencyUuids(input).length > 0) {
+      throw badRequest(
+        `Invalid task field 'dependencies': job '${input.jobUuid}' was created without useDependencies`,
+        'dependencies',
+      );
+    }
   }
   for (const uuid of taskDependencyUuids(input)) {
     if (!(await app.store.tasks.get(user.id, uuid))) {

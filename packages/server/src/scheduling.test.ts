@@ -1,0 +1,140 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { shellTask, startTestServer, type TestServer } from './test-support/test-server.js';
+
+let t: TestServer;
+beforeAll(async () => {
+  t = await startTestServer({ slots: 2, sandbox: 'none' });
+});
+afterAll(async () => t.close());
+
+async function submit(body: Record<string, unknown>): Promise<string> {
+  const r = await t.call('POST', '/tasks', body);
+  expect(r.status, r.text).toBe(201);
+  return r.json.uuid as string;
+}
+
+async function until<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('dependencies', () => {
+  it('holds a task until the task it depends on succeeds, saying why it waits', async () => {
+    const a = await submit(shellTask('sleep 0.5'));
+    const b = await submit(shellTask('echo after', { dependencies: { dependsOn: [a] } }));
+    const waiting = (await t.call('GET', `/tasks/${b}`)).json;
+    expect(waiting.state).toBe('Submitted');
+    expect(waiting.dependencies.state).toBe('waiting');
+    expect(waiting.status.pendingReason).toContain(a);
+    expect((await t.waitFinal(a))['state']).toBe('Success');
+    const done = await t.waitFinal(b);
+    expect(done['state']).toBe('Success');
+    expect(done['dependencies'].state).toBe('dependencyConditionsFulfilled');
+    expect(Date.parse(done['creationDate'])).toBeLessThan(Date.parse(done['endDate']));
+  });
+
+  it('ends a chain with a clear error when a task in the middle fails, instead of waiting forever', async () => {
+    const a = await submit(shellTask('exit 1'));
+    const b = await submit(shellTask('echo never-b', { dependencies: { dependsOn: [a] } }));
+    const c = await submit(shellTask('echo never-c', { dependencies: { dependsOn: [b] } }));
+    expect((await t.waitFinal(a))['state']).toBe('Failure');
+    const fb = await t.waitFinal(b);
+    expect(fb['state']).toBe('Failure');
+    expect(fb['dependencies'].state).toBe('dependencyConditionsNotFulfilled');
+    expect(JSON.stringify(fb['errors'])).toContain(a);
+    const fc = await t.waitFinal(c);
+    expect(fc['state']).toBe('Failure');
+    expect((await t.call('GET', `/tasks/${b}/stdout`)).text).not.toContain('never-b');
+  });
+
+  it('runs on the final states advancedDependsOn asks for', async () => {
+    const a = await submit(shellTask('exit 2'));
+    const cleanup = await submit(
+      shellTask('echo cleanup', { dependencies: { advancedDependsOn: [{ taskUuid: a, taskFinalStateCondition: ['failure', 'cancelled'] }] } }),
+    );
+    const done = await t.waitFinal(cleanup);
+    expect(done['state']).toBe('Success');
+    expect(done['dependencies'].advancedDependsOn[0]).toMatchObject({ taskUuid: a, actualFinalState: 'Failure', state: 'dependencyConditionsFulfilled' });
+  });
+
+  it('refuses dependencies on unknown tasks and, in a job, without useDependencies', async () => {
+    const r = await t.call('POST', '/tasks', shellTask('true', { dependencies: { dependsOn: ['6a3f3b7e-1d2c-4b5a-8e9f-0a1b2c3d4e5f'] } }));
+    expect(r.status).toBe(400);
+    expect(r.json.message).toContain('dependencies');
+    const job = await t.call('POST', '/jobs/', { name: 'plain' });
+    const a = await submit(shellTask('true'));
+    const bad = await t.call('POST', '/tasks', shellTask('true', { jobUuid: job.json.uuid, dependencies: { dependsOn: [a] } }));
+    expect(bad.status).toBe(400);
+    expect(bad.json.message).toContain('useDependencies');
+  });
+});
+
+describe('jobs', () => {
+  it('terminates: Terminating, its running tasks aborted, then Completed', async () => {
+    const job = (await t.call('POST', '/jobs/', { name: 'render-job', useDependencies: true })).json.uuid as string;
+    const x = await submit(shellTask('sleep 30', { jobUuid: job }));
+    const y = await submit(shellTask('sleep 30', { jobUuid: job, dependencies: { dependsOn: [x] } }));
+    expect((await t.call('POST', `/jobs/${job}/terminate`)).status).toBe(200);
+    expect(['Terminating', 'Completed']).toContain((await t.call('GET', `/jobs/${job}`)).json.state);
+    expect((await t.waitFinal(x))['state']).toBe('Cancelled');
+    expect((await t.waitFinal(y))['state']).toBe('Cancelled');
+    const completed = await until(async () => {
+      const j = (await t.call('GET', `/jobs/${job}`)).json;
+      return j.state === 'Completed' ? j : undefined;
+    }, 'job completion');
+    expect(completed.previousState).toBe('Terminating');
+    expect((await t.call('POST', '/tasks', shellTask('true', { jobUuid: job }))).status).toBe(400);
+  });
+
+  it('aborts the tasks of a job that outlives its maxWallTime', async () => {
+    const job = (await t.call('POST', '/jobs/', { name: 'short', maxWallTime: '00:00:01' })).json.uuid as string;
+    const x = await submit(shellTask('sleep 30', { jobUuid: job }));
+    expect((await t.waitFinal(x, 20_000))['state']).toBe('Cancelled');
+    await until(async () => ((await t.call('GET', `/jobs/${job}`)).json.state === 'Completed' ? true : undefined), 'job completion');
+  });
+});
+
+describe('pools', () => {
+  it("runs a pool's tasks with the pool's profile and constants, and closes: Closing, then Closed", async () => {
+    const pool = await t.call('POST', '/pools', {
+      name: 'warm',
+      profile: 'docker-batch',
+      instanceCount: 1,
+      constants: [
+        { key: 'DOCKER_CMD', value: 'echo pool says $GREETING' },
+        { key: 'GREETING', value: 'hi' },
+      ],
+    });
+    expect(pool.status).toBe(201);
+    const task = await submit({ name: 'in-pool', poolUuid: pool.json.uuid, instanceCount: 1 });
+    expect((await t.waitFinal(task))['state']).toBe('Success');
+    expect((await t.call('GET', `/tasks/${task}/stdout`)).text).toBe('pool says hi\n');
+    const long = await submit({ name: 'in-pool-long', poolUuid: pool.json.uuid, constants: [{ key: 'DOCKER_CMD', value: 'sleep 30' }] });
+    expect((await t.call('POST', `/pools/${pool.json.uuid}/close`)).status).toBe(200);
+    expect(['Closing', 'Closed']).toContain((await t.call('GET', `/pools/${pool.json.uuid}`)).json.state);
+    expect((await t.waitFinal(long))['state']).toBe('Cancelled');
+    await until(async () => ((await t.call('GET', `/pools/${pool.json.uuid}`)).json.state === 'Closed' ? true : undefined), 'pool closed');
+    expect((await t.call('POST', '/tasks', { name: 'late', poolUuid: pool.json.uuid })).status).toBe(400);
+  });
+});
+
+describe('queue limits and pending reasons', () => {
+  it('fails a task that could not start within maxTimeQueueSeconds, and says why tasks wait', async () => {
+    const blockers = [await submit(shellTask('sleep 4')), await submit(shellTask('sleep 4'))];
+    const late = await submit(shellTask('echo late', { maxTimeQueueSeconds: 1 }));
+    const reason = await until(async () => {
+      const s = (await t.call('GET', `/tasks/${late}`)).json.status;
+      return typeof s?.pendingReason === 'string' ? (s.pendingReason as string) : undefined;
+    }, 'a pending reason');
+    expect(reason).toMatch(/no free slot|queued/);
+    const done = await t.waitFinal(late, 20_000);
+    expect(done['state']).toBe('Failure');
+    expect(JSON.stringify(done['errors'])).toContain('maxTimeQueueSeconds');
+    for (const b of blockers) await t.call('POST', `/tasks/${b}/abort`);
+  });
+});
