@@ -633,9 +633,18 @@ export class Scheduler {
     run.active.delete(r.instanceId);
     if (!run.startedOnce.has(r.instanceId) && run.queued > 0) run.queued--;
     run.startedOnce.add(r.instanceId);
-    (r.state === 'Success' ? run.succeeded : r.state === 'Failure' ? run.failed : run.cancelled).push(r.instanceId);
     run.executionSec += r.times.executionSec;
     run.uploadSec += r.times.uploadSec;
+    if (r.state === 'Failure' && !run.aborting && !run.verdict && run.mayRetry(r.instanceId)) {
+      // Another attempt once the executor lets go of the task; the failed attempt's output stays in the logs.
+      run.totalRetries++;
+      run.attempts.set(r.instanceId, (run.attempts.get(r.instanceId) ?? 1) + 1);
+      run.retryQueue.push(r.instanceId);
+      run.queued++;
+      this.#schedulePersist(run, false);
+      return;
+    }
+    (r.state === 'Success' ? run.succeeded : r.state === 'Failure' ? run.failed : run.cancelled).push(r.instanceId);
     const host = this.#o.storageHost?.() ?? 'storage';
     const bucket = run.doc.resultBucket;
     const entry: CompletedInstanceJson = {
@@ -647,7 +656,7 @@ export class Scheduler {
       peakMemoryMB: r.peakMemoryMB,
       averageGHz: 0,
       results: bucket ? r.results.map((k) => `s3://${host}/${bucket}/${k}`) : [],
-      executionAttemptCount: 1,
+      executionAttemptCount: run.attempts.get(r.instanceId) ?? 1,
       error: r.error ? { code: r.error.code, message: r.error.message, debug: null } : null,
       cpuModel: '',
       coreCount: 1,
@@ -662,6 +671,15 @@ export class Scheduler {
 
   async #drained(run: TaskRun): Promise<void> {
     const uuid = run.doc.uuid;
+    if (run.retryQueue.length > 0) {
+      const ids = run.retryQueue.splice(0);
+      if (!run.aborting && !this.#deleted.has(uuid)) {
+        await this.#submit(run, ids.sort((a, b) => a - b).map((id) => ({ start: id, end: id })));
+        return;
+      }
+      run.queued -= ids.length;
+      run.cancelled.push(...ids);
+    }
     const rest = this.#afterDrain.get(uuid);
     if (rest) {
       this.#afterDrain.delete(uuid);

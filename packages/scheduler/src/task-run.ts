@@ -49,6 +49,10 @@ export class TaskRun {
   verdict: TaskState | undefined;
   /** Why the task waits, shown in its status while it does. */
   pendingReason: string | undefined;
+  /** Attempts per instance (1 = first run), and instances to run again once the executor lets go of the task. */
+  readonly attempts = new Map<number, number>();
+  readonly retryQueue: number[] = [];
+  totalRetries = 0;
 
   constructor(
     readonly userId: number,
@@ -81,6 +85,20 @@ export class TaskRun {
     if (executing > 0) return 'FullyExecuting';
     if (uploading > 0) return 'UploadingResults';
     return 'FullyDispatched';
+  }
+
+  /**
+   * Whether a failed instance gets another attempt (reference §2.3.6): `maxPerInstanceRetries` (or the legacy
+   * `maxRetriesPerInstance`) and `maxTotalRetries`, null or 0 meaning none, the tighter one winning.
+   */
+  mayRetry(instanceId: number): boolean {
+    const perInstance = this.doc.retrySettings.maxPerInstanceRetries ?? (this.doc.maxRetriesPerInstance || null);
+    const total = this.doc.retrySettings.maxTotalRetries;
+    if (!perInstance && !total) return false;
+    const retriesSoFar = (this.attempts.get(instanceId) ?? 1) - 1;
+    if (perInstance && retriesSoFar >= perInstance) return false;
+    if (total && this.totalRetries >= total) return false;
+    return true;
   }
 
   recordCompleted(entry: CompletedInstanceJson): void {
@@ -143,7 +161,7 @@ export class TaskRun {
       cpuModel: '',
       coreCount: 1,
       clockRatio: 1,
-      executionAttemptCount: 1,
+      executionAttemptCount: this.attempts.get(instanceId) ?? 1,
       activeForwards: [],
       vpnConnections: [],
     }));

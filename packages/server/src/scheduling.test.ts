@@ -138,3 +138,37 @@ describe('queue limits and pending reasons', () => {
     for (const b of blockers) await t.call('POST', `/tasks/${b}/abort`);
   });
 });
+
+describe('retries', () => {
+  it('retries a flaky instance within maxPerInstanceRetries and counts its attempts', async () => {
+    const marker = `/tmp/hearth-flaky-${Date.now()}`;
+    const cmd = `f=${marker}-$INSTANCE_ID; if [ -e $f ]; then echo ok $INSTANCE_ID; else touch $f; echo first failure >&2; exit 1; fi`;
+    const uuid = await submit(shellTask(cmd, { instanceCount: 2, retrySettings: { maxPerInstanceRetries: 2 } }));
+    const done = await t.waitFinal(uuid);
+    expect(done['state']).toBe('Success');
+    expect(done['status'].succeededRange).toBe('0-1');
+    const attempts = (done['completedInstances'] as { executionAttemptCount: number }[]).map((c) => c.executionAttemptCount);
+    expect(attempts).toEqual([2, 2]);
+  });
+
+  it('gives up when the tighter of the limits is spent', async () => {
+    const uuid = await submit(shellTask('exit 1', { instanceCount: 3, retrySettings: { maxPerInstanceRetries: 5, maxTotalRetries: 1 } }));
+    const done = await t.waitFinal(uuid);
+    expect(done['state']).toBe('Failure');
+    const attempts = (done['completedInstances'] as { executionAttemptCount: number }[]).map((c) => c.executionAttemptCount);
+    expect(attempts.reduce((a, b) => a + b, 0)).toBe(4);
+  });
+
+  it('creates new tasks from old ones: retry (failed), resume (cancelled), clone (all) with overrides', async () => {
+    const uuid = await submit(shellTask('test $((INSTANCE_ID % 2)) -eq 0', { instanceCount: 4, shortname: 'odd-fails' }));
+    expect((await t.waitFinal(uuid))['state']).toBe('Failure');
+    const retried = await t.call('POST', `/tasks/${uuid}/retry`, { name: 'again' });
+    expect(retried.status).toBe(201);
+    const r = (await t.call('GET', `/tasks/${retried.json.uuid}`)).json;
+    expect(r).toMatchObject({ name: 'again', advancedRanges: '1,3', instanceCount: 2 });
+    expect(r.shortname).toBe(r.uuid);
+    const clone = await t.call('POST', `/tasks/${uuid}/clone`, {});
+    expect((await t.call('GET', `/tasks/${clone.json.uuid}`)).json.instanceCount).toBe(4);
+    expect((await t.call('POST', `/tasks/${uuid}/resume`, {})).status).toBe(400);
+  });
+});

@@ -186,7 +186,7 @@ export function applyTaskUpdate(current: TaskJson, input: Partial<TaskInput>, no
 }
 
 /** The input that would produce a stored document, so a PUT can be replayed over it. */
-function inputFromDoc(doc: TaskJson): TaskInput {
+export function inputFromDoc(doc: TaskJson): TaskInput {
   return {
     ...doc,
     instanceCount: doc.advancedRanges ? 0 : doc.instanceCount,

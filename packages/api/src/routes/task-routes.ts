@@ -14,6 +14,7 @@ import { checkHardwareConstraints } from '../hardware-check.js';
 import {
   applyTaskUpdate,
   checkTaskRules,
+  inputFromDoc,
   newTaskJson,
   taskDependencyUuids,
   taskSummary,
@@ -149,6 +150,47 @@ async function createBulk(app: ApiContext, ctx: RequestContext, items: unknown[]
   return reply;
 }
 
+/** Which instances a derived task runs (reference §1.3, routes of the Node SDK). */
+const DERIVED = {
+  clone: { summary: 'Create a new task from this one (every instance), with the body overriding fields', ranges: [] },
+  retry: { summary: 'Create a new task that runs the failed instances again', ranges: ['failedRange'] },
+  recover: { summary: 'Create a new task that runs the failed and cancelled instances again', ranges: ['failedRange', 'cancelledRange'] },
+  resume: { summary: 'Create a new task that runs the cancelled instances again', ranges: ['cancelledRange'] },
+} as const;
+
+function derivedTaskRoute(app: ApiContext, kind: keyof typeof DERIVED): RouteSpec {
+  const spec = DERIVED[kind];
+  return {
+    method: 'POST',
+    path: `/tasks/{id}/${kind}`,
+    summary: `${spec.summary}; answers \`{uuid}\``,
+    tag: 'tasks',
+    body: updateInput,
+    handler: async (ctx) => {
+      const row = await findOr404(app.store.tasks, ctx, 'task');
+      const old = JSON.parse(row.doc) as TaskJson;
+      const overrides = (await ctx.body()) ?? {};
+      if (typeof overrides !== 'object' || Array.isArray(overrides)) throw badRequest('Invalid task: the body must be an object of fields to override');
+      const base: Record<string, unknown> = { ...inputFromDoc(old), shortname: undefined, resourceBuckets: undefined };
+      if (spec.ranges.length > 0) {
+        const status = (old.status ?? {}) as Record<string, unknown>;
+        const ranges = spec.ranges.map((r) => status[r]).filter((r): r is string => typeof r === 'string' && r !== '');
+        if (ranges.length === 0) throw badRequest(`Task '${row.uuid}' has no instance to ${kind}`);
+        Object.assign(base, { instanceCount: 0, advancedRanges: ranges.join(',') });
+      }
+      const merged = { ...base, ...(overrides as Record<string, unknown>) };
+      for (const k of Object.keys(merged)) if (merged[k] === undefined || merged[k] === null) delete merged[k];
+      const doc = await prepareTask(app, ctx.user, merged);
+      const reply = await withIdempotency(app.store, ctx, async (scope) => {
+        await insertTask(app, scope, ctx.user, doc);
+        return { status: 201, body: JSON.stringify({ uuid: doc.uuid }) };
+      });
+      app.hooks?.taskCreated?.(doc.uuid);
+      return reply;
+    },
+  };
+}
+
 export function taskRoutes(app: ApiContext): RouteSpec[] {
   const repo = app.store.tasks;
   return [
@@ -195,6 +237,10 @@ export function taskRoutes(app: ApiContext): RouteSpec[] {
         return jsonReply(200, next);
       },
     },
+    derivedTaskRoute(app, 'clone'),
+    derivedTaskRoute(app, 'retry'),
+    derivedTaskRoute(app, 'recover'),
+    derivedTaskRoute(app, 'resume'),
     {
       method: 'DELETE',
       path: '/tasks/{id}',
