@@ -11,7 +11,7 @@ let image: string;
 
 beforeAll(() => {
   const vars = runScript('docker-up.sh');
-  client = { host: vars['DOCKER_HOST'] as string };
+  client = { host: vars['DOCKER_HOST'] };
   image = vars['HEARTH_TEST_IMAGE'] as string;
 });
 

@@ -85,7 +85,7 @@ describe('crash recovery', () => {
     await crashAfterStart(spec, storage);
     const { workdir, stateDir } = instancePaths(spec.workRoot, spec.taskUuid, 0);
     await writeFile(`${workdir}/go`, '');
-    await waitFor(async () => (await readExitFile(stateDir)) !== null);
+    await waitFor(() => readExitFile(stateDir) !== null);
     const [leftover] = await findLeftoverInstances(spec.workRoot);
     expect(leftover?.status).toBe('exited');
     const result = await reattachInstance(leftover as NonNullable<typeof leftover>, { blobStore: store }).result;
@@ -101,7 +101,7 @@ describe('crash recovery', () => {
     const [running] = await findLeftoverInstances(spec.workRoot);
     const pid = running?.state.host?.pid as number;
     process.kill(-pid, 'SIGKILL');
-    await waitFor(async () => !(await isSameProcessAlive(pid, running?.state.host?.startTicks ?? 0)));
+    await waitFor(() => !isSameProcessAlive(pid, running?.state.host?.startTicks ?? 0));
     const [leftover] = await findLeftoverInstances(spec.workRoot);
     expect(leftover?.status).toBe('lost');
     const result = await reattachInstance(leftover as NonNullable<typeof leftover>).result;

@@ -46,14 +46,14 @@ async function statusOf(state: InstanceStateFile, stateDir: string, options: Pic
   switch (state.runtime) {
     case 'host': {
       const h = state.host;
-      if (h && (await isSameProcessAlive(h.pid, h.startTicks))) return 'running';
-      return (await readExitFile(stateDir)) === null ? 'lost' : 'exited';
+      if (h && isSameProcessAlive(h.pid, h.startTicks)) return 'running';
+      return readExitFile(stateDir) === null ? 'lost' : 'exited';
     }
     case 'docker': {
       const d = state.docker;
       if (!d) return 'lost';
       const r = await docker(options.docker, ['inspect', '--format', '{{.State.Running}}', d.containerId]);
-      if (r.code !== 0) return (await readExitFile(stateDir)) === null ? 'lost' : 'exited';
+      if (r.code !== 0) return readExitFile(stateDir) === null ? 'lost' : 'exited';
       return r.stdout.trim() === 'true' ? 'running' : 'exited';
     }
     default:

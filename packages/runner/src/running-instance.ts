@@ -297,7 +297,7 @@ export class RunningInstance {
             fifoRoot: spec.workRoot,
           });
         } catch (e) {
-          if (cgroup) await cgroupPool.release(cgroup);
+          if (cgroup) cgroupPool.release(cgroup);
           throw e;
         }
         break;

@@ -1,5 +1,15 @@
-import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
+import { mkdir, rmdir } from 'node:fs/promises';
+import { readFileSync, writeFileSync } from 'node:fs';
+
+// cgroupfs and procfs files are kernel memory, never disk: synchronous reads and writes cost microseconds, less than a
+// thread-pool round trip.
+const readText = (file: string): string => {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+};
 import { setTimeout as sleep } from 'node:timers/promises';
 
 const ROOT = '/sys/fs/cgroup';
@@ -69,7 +79,7 @@ export class Cgroup {
     }
     const cg = new Cgroup(name, paths);
     try {
-      await cg.prepare(limits);
+      cg.prepare(limits);
     } catch {
       await cg.remove();
       return undefined;
@@ -78,31 +88,29 @@ export class Cgroup {
   }
 
   /** Sets the limits of this use and resets the counters (groups are reused from a pool). */
-  async prepare(limits: CgroupLimits): Promise<void> {
+  prepare(limits: CgroupLimits): void {
     const key = `${limits.memoryBytes ?? ''}|${limits.cores ?? ''}|${limits.pids ?? ''}`;
     if (key !== this.#applied) {
       this.#applied = undefined;
-      await this.#write('memory', 'memory.limit_in_bytes', limits.memoryBytes ? String(Math.floor(limits.memoryBytes)) : '-1');
+      this.#write('memory', 'memory.limit_in_bytes', limits.memoryBytes ? String(Math.floor(limits.memoryBytes)) : '-1');
       if (this.#paths.has('cpu')) {
-        await this.#write('cpu', 'cpu.cfs_period_us', '100000');
-        await this.#write('cpu', 'cpu.cfs_quota_us', limits.cores ? String(Math.max(1000, Math.round(limits.cores * 100000))) : '-1');
+        this.#write('cpu', 'cpu.cfs_period_us', '100000');
+        this.#write('cpu', 'cpu.cfs_quota_us', limits.cores ? String(Math.max(1000, Math.round(limits.cores * 100000))) : '-1');
       }
-      await this.#write('pids', 'pids.max', limits.pids ? String(limits.pids) : 'max');
+      this.#write('pids', 'pids.max', limits.pids ? String(limits.pids) : 'max');
       this.#applied = key;
     }
-    await Promise.all([
-      this.#write('memory', 'memory.max_usage_in_bytes', '0'),
-      this.#write('memory', 'memory.failcnt', '0'),
-      this.#write('cpuacct', 'cpuacct.usage', '0'),
-    ]);
-    this.#oomBase = await this.#oomKills();
+    this.#write('memory', 'memory.max_usage_in_bytes', '0');
+    this.#write('memory', 'memory.failcnt', '0');
+    this.#write('cpuacct', 'cpuacct.usage', '0');
+    this.#oomBase = this.#oomKills();
   }
 
   /** True when no process is left in the group (it can be reused or removed). */
-  async isEmpty(): Promise<boolean> {
+  isEmpty(): boolean {
     const p = this.#paths.get('memory');
     if (!p) return true;
-    return (await readFile(`${p}/cgroup.procs`, 'utf8').catch(() => '')).trim() === '';
+    return readText(`${p}/cgroup.procs`).trim() === '';
   }
 
   /** The groups of an instance created earlier (re-attach after a restart); undefined when none exist. */
@@ -120,29 +128,29 @@ export class Cgroup {
     return [...this.#paths.values()].map((p) => `${p}/cgroup.procs`);
   }
 
-  async memoryBytes(): Promise<number> {
+  memoryBytes(): number {
     return this.#readNumber('memory', 'memory.usage_in_bytes');
   }
 
-  async peakMemoryBytes(): Promise<number> {
+  peakMemoryBytes(): number {
     return this.#readNumber('memory', 'memory.max_usage_in_bytes');
   }
 
-  async cpuTimeNs(): Promise<number> {
+  cpuTimeNs(): number {
     return this.#readNumber('cpuacct', 'cpuacct.usage');
   }
 
   /** True when the kernel OOM-killed a process in this group. */
-  async oomKilled(): Promise<boolean> {
-    const kills = await this.#oomKills();
+  oomKilled(): boolean {
+    const kills = this.#oomKills();
     if (kills >= 0) return kills > this.#oomBase;
-    return (await this.#readNumber('memory', 'memory.failcnt')) > 0;
+    return this.#readNumber('memory', 'memory.failcnt') > 0;
   }
 
-  async #oomKills(): Promise<number> {
+  #oomKills(): number {
     const p = this.#paths.get('memory');
     if (!p) return -1;
-    const text = await readFile(`${p}/memory.oom_control`, 'utf8').catch(() => '');
+    const text = readText(`${p}/memory.oom_control`);
     const m = /oom_kill (\d+)/.exec(text);
     return m ? Number(m[1]) : -1;
   }
@@ -162,34 +170,35 @@ export class Cgroup {
     }
   }
 
-  async #write(c: Controller, file: string, value: string): Promise<void> {
+  #write(c: Controller, file: string, value: string): void {
     const p = this.#paths.get(c);
-    if (p) await writeFile(`${p}/${file}`, value);
+    if (p) writeFileSync(`${p}/${file}`, value);
   }
 
-  async #readNumber(c: Controller, file: string): Promise<number> {
+  #readNumber(c: Controller, file: string): number {
     const p = this.#paths.get(c);
     if (!p) return 0;
-    const n = Number((await readFile(`${p}/${file}`, 'utf8').catch(() => '0')).trim());
+    const n = Number(readText(`${p}/${file}`).trim() || '0');
     return Number.isFinite(n) ? n : 0;
   }
 }
 
 /** Reads a docker container's cgroup v1 figures (cgroupfs driver: `/sys/fs/cgroup/<c>/docker/<id>`). */
-export async function readDockerCgroup(containerId: string): Promise<{ memory: number; peak: number; cpuNs: number } | undefined> {
-  const read = async (c: string, f: string): Promise<number | undefined> => {
+export function readDockerCgroup(containerId: string): { memory: number; peak: number; cpuNs: number } | undefined {
+  const read = (c: string, f: string): number | undefined => {
     try {
-      return Number((await readFile(`${ROOT}/${c}/docker/${containerId}/${f}`, 'utf8')).trim());
+      const text = readText(`${ROOT}/${c}/docker/${containerId}/${f}`).trim();
+      return text === '' ? undefined : Number(text);
     } catch {
       return undefined;
     }
   };
-  const memory = await read('memory', 'memory.usage_in_bytes');
+  const memory = read('memory', 'memory.usage_in_bytes');
   if (memory === undefined) return undefined;
   return {
     memory,
-    peak: (await read('memory', 'memory.max_usage_in_bytes')) ?? memory,
-    cpuNs: (await read('cpuacct', 'cpuacct.usage')) ?? 0,
+    peak: read('memory', 'memory.max_usage_in_bytes') ?? memory,
+    cpuNs: read('cpuacct', 'cpuacct.usage') ?? 0,
   };
 }
 
@@ -207,7 +216,7 @@ export class CgroupPool {
     const reused = this.#free.pop();
     if (reused) {
       try {
-        await reused.prepare(limits);
+        reused.prepare(limits);
         return reused;
       } catch {
         void reused.remove();
@@ -219,8 +228,8 @@ export class CgroupPool {
   }
 
   /** Gives a group back; one with processes still in it is removed in the background instead. */
-  async release(cg: Cgroup): Promise<void> {
-    if (this.#free.length < 256 && (await cg.isEmpty())) this.#free.push(cg);
+  release(cg: Cgroup): void {
+    if (this.#free.length < 256 && cg.isEmpty()) this.#free.push(cg);
     else void cg.remove();
   }
 }

@@ -147,11 +147,9 @@ export class DockerExecution implements Execution {
     await this.exited;
   }
 
-  async sample(): Promise<UsageSample | undefined> {
-    if (this.#done) return undefined;
-    const cg = await readDockerCgroup(this.record.containerId);
-    if (!cg) return undefined;
-    return { memoryBytes: cg.memory, peakMemoryBytes: cg.peak, cpuTimeSec: cg.cpuNs / 1e9 };
+  sample(): Promise<UsageSample | undefined> {
+    const cg = this.#done ? undefined : readDockerCgroup(this.record.containerId);
+    return Promise.resolve(cg && { memoryBytes: cg.memory, peakMemoryBytes: cg.peak, cpuTimeSec: cg.cpuNs / 1e9 });
   }
 
   async dispose(): Promise<void> {
@@ -189,7 +187,7 @@ export class DockerExecution implements Execution {
     await drain([this.stdout, this.stderr], 5000);
     const state = await docker(this.#client, ['inspect', '--format', '{{.State.OOMKilled}} {{.State.ExitCode}}', id]);
     const [oom, inspected] = state.stdout.trim().split(' ');
-    const fromFile = await readExitFile(this.#stateDir);
+    const fromFile = readExitFile(this.#stateDir);
     const exitCode = fromFile ?? code ?? (inspected !== undefined && /^\d+$/.test(inspected) ? Number(inspected) : null);
     // The engine's OOMKilled flag misses kills of a process other than the container's pid 1; the wrapper's count does not.
     const oomCount = Number((await readFile(`${this.#stateDir}/oom`, 'utf8').catch(() => '0')).trim());

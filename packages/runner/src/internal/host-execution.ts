@@ -1,5 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import type net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RunnerError } from '../runner-error.js';
@@ -9,6 +9,7 @@ import type { Execution, ExitInfo, UsageSample } from './execution.js';
 import { CLOCK_TICKS, isSameProcessAlive, killQuietly, PAGE_SIZE, processGroupMembers, readProcStat } from './proc.js';
 import { closeAll, openFifoKeeper, openFifoReader, WRAPPER_SCRIPT } from './wrapper.js';
 import { fifoPool } from './fifo-pool.js';
+import { Launcher } from './launcher.js';
 
 export interface HostStartOptions {
   readonly command: string;
@@ -78,7 +79,7 @@ export class HostExecution implements Execution {
     stateDir: string;
     sandbox: SandboxKind;
     cgroup: Cgroup | undefined;
-    child: ChildProcess | undefined;
+    exit: Promise<ChildExit> | undefined;
     readers: [net.Socket, net.Socket];
     keepers: number[];
   }) {
@@ -93,7 +94,7 @@ export class HostExecution implements Execution {
         : 'host runtime, plain process group (bubblewrap not available)';
     [this.stdout, this.stderr] = init.readers;
     this.#keepers = init.keepers;
-    this.exited = this.#watch(init.child);
+    this.exited = this.#watch(init.exit);
     this.exited.finally(() => (this.#done = true)).catch(() => {});
   }
 
@@ -101,27 +102,26 @@ export class HostExecution implements Execution {
     await fifoPool(o.fifoRoot).place(o.stateDir);
     const { readers, keepers } = openFifos(o.stateDir);
     const argv = o.sandbox === 'bwrap' ? ['bwrap', ...bwrapArgs(o.workdir, o.network), '--', '/bin/sh', '-c', o.command] : ['--eval', o.command];
-    const child = spawn('/bin/sh', ['-c', WRAPPER_SCRIPT, 'hearth-instance', o.stateDir, ...argv], {
+    const req = {
+      argv: ['/bin/sh', '-c', WRAPPER_SCRIPT, 'hearth-instance', o.stateDir, ...argv],
       cwd: o.workdir,
       env: { ...o.env, HEARTH_CGROUP_PROCS: o.cgroup?.procsFiles.join(' ') ?? '' },
-      detached: true, // its own process group: abort signals the whole group, and it survives a server crash
-      stdio: 'ignore',
-    });
-    const pid = await new Promise<number>((resolve, reject) => {
-      child.once('spawn', () => resolve(child.pid as number));
-      child.once('error', (e) => reject(new RunnerError('RuntimeUnavailable', `cannot start /bin/sh: ${e.message}`, { cause: e })));
-    }).catch((e: unknown) => {
+    };
+    let started: { pid: number; exit: Promise<ChildExit> };
+    try {
+      started = await launch(req);
+    } catch (e) {
       for (const r of readers) r.destroy();
       closeAll(keepers);
-      throw e;
-    });
-    const st = await readProcStat(pid);
-    return new HostExecution({ pid, startTicks: st?.startTicks ?? 0, stateDir: o.stateDir, sandbox: o.sandbox, cgroup: o.cgroup, child, readers, keepers });
+      throw new RunnerError('RuntimeUnavailable', `cannot start the instance wrapper: ${(e as Error).message}`, { cause: e });
+    }
+    const st = readProcStat(started.pid);
+    return new HostExecution({ pid: started.pid, startTicks: st?.startTicks ?? 0, stateDir: o.stateDir, sandbox: o.sandbox, cgroup: o.cgroup, exit: started.exit, readers, keepers });
   }
 
   /** Re-attaches to a wrapper left running by a previous server process. */
   static reattach(record: HostProcessRecord, init: { stateDir: string; sandbox: SandboxKind; cgroup: Cgroup | undefined }): HostExecution {
-    return new HostExecution({ ...record, ...init, child: undefined, ...openFifos(init.stateDir) });
+    return new HostExecution({ ...record, ...init, exit: undefined, ...openFifos(init.stateDir) });
   }
 
   /** Name of the instance's cgroup, recorded for a re-attaching server. */
@@ -153,9 +153,9 @@ export class HostExecution implements Execution {
     // The cgroup outlives the command until dispose(): its peak is read once more after the exit.
     if (this.#cgroup) {
       return {
-        memoryBytes: await this.#cgroup.memoryBytes(),
-        peakMemoryBytes: await this.#cgroup.peakMemoryBytes(),
-        cpuTimeSec: (await this.#cgroup.cpuTimeNs()) / 1e9,
+        memoryBytes: this.#cgroup.memoryBytes(),
+        peakMemoryBytes: this.#cgroup.peakMemoryBytes(),
+        cpuTimeSec: this.#cgroup.cpuTimeNs() / 1e9,
       };
     }
     if (this.#done) return undefined;
@@ -165,39 +165,49 @@ export class HostExecution implements Execution {
     return { memoryBytes, peakMemoryBytes: memoryBytes, cpuTimeSec: ticks / CLOCK_TICKS };
   }
 
-  async dispose(): Promise<void> {
+  dispose(): Promise<void> {
     killQuietly(-this.#pid, 'SIGKILL');
     closeAll(this.#keepers);
     this.stdout.destroy();
     this.stderr.destroy();
-    if (this.#cgroup) await cgroupPool.release(this.#cgroup);
+    if (this.#cgroup) cgroupPool.release(this.#cgroup);
+    return Promise.resolve();
   }
 
-  async #watch(child: ChildProcess | undefined): Promise<ExitInfo> {
+  async #watch(exit: Promise<ChildExit> | undefined): Promise<ExitInfo> {
     let signal: NodeJS.Signals | null = null;
     let code: number | null = null;
-    if (child) {
-      [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) resolve([child.exitCode, child.signalCode]);
-        else child.once('exit', (c, s) => resolve([c, s]));
-      });
-    } else {
-      // Not our child, so no exit event: watch the pid (this poll exists only for re-attached instances).
-      while (await isSameProcessAlive(this.#pid, this.record.startTicks)) await sleep(250);
+    let watched = false;
+    if (exit) {
+      try {
+        ({ code, signal } = await exit);
+        watched = true;
+      } catch {
+        // the launcher died: watch the pid instead
+      }
+    }
+    if (!watched) {
+      // Not our child (re-attached), so no exit event: watch the pid. The only poll, and only in this case.
+      while (isSameProcessAlive(this.#pid, this.record.startTicks)) await sleep(250);
     }
     // Leftover background processes of the command end with it.
     killQuietly(-this.#pid, 'SIGKILL');
     closeAll(this.#keepers);
     await drain([this.stdout, this.stderr], 5000);
     // The wrapper exits with the command's status: it stands in when the exit file could not be written (disk full).
-    const exitCode = (await readExitFile(this.#stateDir)) ?? code;
-    const oomKilled = (await this.#cgroup?.oomKilled()) ?? false;
-    return { exitCode, signal: exitCode === null ? (signal ?? 'SIGKILL') : null, oomKilled, lost: exitCode === null && signal === null && !child };
+    const exitCode = readExitFile(this.#stateDir) ?? code;
+    const oomKilled = this.#cgroup?.oomKilled() ?? false;
+    return { exitCode, signal: exitCode === null ? (signal ?? 'SIGKILL') : null, oomKilled, lost: exitCode === null && signal === null && !watched };
   }
 }
 
-export async function readExitFile(stateDir: string): Promise<number | null> {
-  const text = await readFile(`${stateDir}/exit`, 'utf8').catch(() => '');
+export function readExitFile(stateDir: string): number | null {
+  let text = '';
+  try {
+    text = readFileSync(`${stateDir}/exit`, 'utf8'); // a few bytes just written: in the page cache
+  } catch {
+    // no exit file
+  }
   return /^\d+\n$/.test(text) ? Number(text) : null;
 }
 
@@ -215,4 +225,37 @@ export async function drain(streams: net.Socket[], timeoutMs: number): Promise<v
   const all = Promise.all(streams.map(endOf));
   await Promise.race([all, sleep(timeoutMs, undefined, { ref: false })]);
   for (const s of streams) s.destroy();
+}
+
+interface ChildExit {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+}
+
+/** Starts a detached process group: through the perl launcher, or with a fork of this process when perl is missing. */
+async function launch(req: { argv: string[]; cwd: string; env: Record<string, string> }): Promise<{ pid: number; exit: Promise<ChildExit> }> {
+  const launcher = Launcher.shared();
+  if (launcher.alive) {
+    try {
+      const l = await launcher.launch(req);
+      return { pid: l.pid, exit: l.exited };
+    } catch {
+      // perl missing or gone: fall through
+    }
+  }
+  const child = spawn(req.argv[0] as string, req.argv.slice(1), {
+    cwd: req.cwd,
+    env: req.env,
+    detached: true, // its own process group: abort signals the whole group, and it survives a server crash
+    stdio: 'ignore',
+  });
+  const pid = await new Promise<number>((resolve, reject) => {
+    child.once('spawn', () => resolve(child.pid as number));
+    child.once('error', reject);
+  });
+  const exit = new Promise<ChildExit>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve({ code: child.exitCode, signal: child.signalCode });
+    else child.once('exit', (c, s) => resolve({ code: c, signal: s }));
+  });
+  return { pid, exit };
 }

@@ -1,4 +1,5 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import { constants } from 'node:os';
 
 /** Fields of /proc/<pid>/stat we need. The command name may contain spaces and parentheses: split after the last `)`. */
@@ -16,10 +17,10 @@ export interface ProcStat {
   readonly rssPages: number;
 }
 
-export async function readProcStat(pid: number): Promise<ProcStat | undefined> {
+export function readProcStat(pid: number): ProcStat | undefined {
   let text: string;
   try {
-    text = await readFile(`/proc/${pid}/stat`, 'utf8');
+    text = readFileSync(`/proc/${pid}/stat`, 'utf8'); // procfs: synchronous is cheaper than a thread-pool hop
   } catch {
     return undefined;
   }
@@ -44,13 +45,11 @@ export async function readProcStat(pid: number): Promise<ProcStat | undefined> {
 export async function processGroupMembers(pgid: number): Promise<ProcStat[]> {
   const names = await readdir('/proc').catch(() => [] as string[]);
   const out: ProcStat[] = [];
-  await Promise.all(
-    names.map(async (n) => {
-      if (!/^[0-9]+$/.test(n)) return;
-      const st = await readProcStat(Number(n));
-      if (st && st.pgrp === pgid) out.push(st);
-    }),
-  );
+  for (const n of names) {
+    if (!/^[0-9]+$/.test(n)) continue;
+    const st = readProcStat(Number(n));
+    if (st && st.pgrp === pgid) out.push(st);
+  }
   return out;
 }
 
@@ -64,8 +63,8 @@ export function killQuietly(pid: number, signal: NodeJS.Signals): boolean {
 }
 
 /** `true` when a process with this pid and start time is alive (not reused, not a zombie we can see). */
-export async function isSameProcessAlive(pid: number, startTicks: number): Promise<boolean> {
-  const st = await readProcStat(pid);
+export function isSameProcessAlive(pid: number, startTicks: number): boolean {
+  const st = readProcStat(pid);
   return st !== undefined && st.startTicks === startTicks && st.state !== 'Z' && st.state !== 'X';
 }
 
