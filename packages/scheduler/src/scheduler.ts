@@ -279,12 +279,13 @@ export class Scheduler {
     const run = this.#runs.get(uuid);
     const spec = snapshotSpec(run?.doc, config) ?? undefined;
     void this.#o.executor.snapshot(uuid, spec).then(
-      (r) => {
-        Object.assign(record, { status: 'Success', sizeToUpload: r.bytes, transferredSize: r.bytes, lastUpdateDate: new Date().toISOString() });
+      async (r) => {
+        // resultsCount first, so a client that sees the snapshot succeed also sees results to download.
         if (run) {
           run.resultsCount += r.keys.length;
-          this.#schedulePersist(run, false);
+          await this.#persistNow(run);
         }
+        Object.assign(record, { status: 'Success', sizeToUpload: r.bytes, transferredSize: r.bytes, lastUpdateDate: new Date().toISOString() });
       },
       () => Object.assign(record, { status: 'Failure', lastUpdateDate: new Date().toISOString() }),
     );
