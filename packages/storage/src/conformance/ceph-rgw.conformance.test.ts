@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { afterAll } from 'vitest';
+import { afterAll, vi } from 'vitest';
 import { RgwUserProvisioner } from '../rgw-user-provisioner.js';
 import { S3BlobStore } from '../s3-blob-store.js';
 import { describeBlobStoreConformance } from '../test-support/blob-store-conformance.js';
@@ -11,6 +11,9 @@ import { describeS3Conformance } from '../test-support/s3-conformance.js';
 const scripts = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../scripts');
 const run = promisify(execFile);
 const endpoint = 'http://127.0.0.1:7480';
+
+// The first start installs the Debian packages (minutes), inside the suites' beforeAll hooks.
+vi.setConfig({ hookTimeout: 600_000, testTimeout: 120_000 });
 
 // A real S3 server: Ceph RGW from Debian packages, installed and started once for this file by the repo script.
 let cluster: Promise<void> | undefined;
@@ -27,7 +30,7 @@ describeS3Conformance('Ceph RGW', async () => {
       { accessKeyId: 'CIKEY', secretAccessKey: 'CISECRET' },
       { accessKeyId: 'CIKEY2', secretAccessKey: 'CISECRET2' },
     ],
-    close: async () => undefined,
+    close: () => Promise.resolve(),
   };
 });
 
@@ -41,7 +44,7 @@ describeBlobStoreConformance('S3BlobStore on Ceph RGW, users provisioned by RgwU
     await prov.ensure(email, token);
     await prov.ensure(email, token);
   }
-  const store = new S3BlobStore({ endpoint, credentials: async (owner) => ({ accessKeyId: owner, secretAccessKey: tokens[owner] ?? '' }) });
+  const store = new S3BlobStore({ endpoint, credentials: (owner) => Promise.resolve({ accessKeyId: owner, secretAccessKey: tokens[owner] ?? '' }) });
   return {
     store,
     owner: 'ann@example.com',

@@ -13,9 +13,9 @@ describeS3Conformance('embedded gateway', async () => {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'hearth-gw-conf-'));
   const gw = new S3Gateway({
     dataDir,
-    credentials: async (id) => {
+    credentials: (id) => {
       const u = users.find((x) => x.accessKeyId === id);
-      return u ? { secret: u.secretAccessKey } : undefined;
+      return Promise.resolve(u ? { secret: u.secretAccessKey } : undefined);
     },
   });
   const endpoint = await gw.listen({ host: '127.0.0.1', port: 0 });

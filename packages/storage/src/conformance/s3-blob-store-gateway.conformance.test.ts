@@ -9,9 +9,9 @@ const tokens: Record<string, string> = { 'alice@example.com': 'alice-token', 'bo
 
 describeBlobStoreConformance('S3BlobStore on the embedded gateway', async () => {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'hearth-s3bs-'));
-  const gw = new S3Gateway({ dataDir, credentials: async (id) => (tokens[id] ? { secret: tokens[id] } : undefined) });
+  const gw = new S3Gateway({ dataDir, credentials: (id) => Promise.resolve(tokens[id] ? { secret: tokens[id] } : undefined) });
   const endpoint = await gw.listen();
-  const store = new S3BlobStore({ endpoint, credentials: async (owner) => ({ accessKeyId: owner, secretAccessKey: tokens[owner] ?? '' }) });
+  const store = new S3BlobStore({ endpoint, credentials: (owner) => Promise.resolve({ accessKeyId: owner, secretAccessKey: tokens[owner] ?? '' }) });
   return {
     store,
     owner: 'alice@example.com',
