@@ -9,14 +9,17 @@ import { EventLog, makeSpec, runScript, tempDir, waitFor } from './test-support/
 let client: DockerClientOptions;
 let image: string;
 
+// A private engine state dir: other test files may run their own engine through the same scripts at the same time.
+const engineEnv = { HEARTH_DOCKER_DIR: '/tmp/hearth-docker-runner-tests' };
+
 beforeAll(() => {
-  const vars = runScript('docker-up.sh');
+  const vars = runScript('docker-up.sh', engineEnv);
   client = { host: vars['DOCKER_HOST'] };
   image = vars['HEARTH_TEST_IMAGE'] as string;
 });
 
 afterAll(() => {
-  runScript('docker-down.sh');
+  runScript('docker-down.sh', engineEnv);
 });
 
 describe('docker runtime', () => {
