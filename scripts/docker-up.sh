@@ -33,6 +33,8 @@ if ! answers; then
   # No bridge and no iptables: the engine must not touch the host's network (containers use --network none/host).
   setsid dockerd --data-root "$D/data" --exec-root "$D/exec" -H "$DOCKER_HOST" --pidfile "$D/dockerd.pid" \
     --bridge=none --iptables=false --ip6tables=false >"$D/dockerd.log" 2>&1 </dev/null 9>&- &
+  # Our own record of the PID: dockerd deletes its --pidfile on exit, and docker-down.sh must find this very process.
+  echo $! >"$D/hearth-dockerd.pid"
   for _ in $(seq 300); do answers && break; sleep 0.1; done
   answers || { echo "dockerd did not start; see $D/dockerd.log" >&2; tail -20 "$D/dockerd.log" >&2; exit 1; }
 fi
