@@ -151,7 +151,7 @@ describe('§7 Request parsing', () => {
       completionTimeToLive: '01:00:00',
     });
     // Output is camelCase only.
-    expect(Object.keys(task).filter((k) => /^[A-Z]/.test(k) && k !== 'ResultsCacheTTLSec')).toEqual([]);
+    expect(Object.keys(task as object).filter((k) => /^[A-Z]/.test(k) && k !== 'ResultsCacheTTLSec')).toEqual([]);
   });
 
   it('JSON property names are case-insensitive: `Value` in secrets', async () => {
@@ -176,7 +176,7 @@ describe('§7 Request parsing', () => {
       body: { Token: null, Filter: { Operator: 'Equal', Field: 'Tags', Value: 'pascal-page' }, MaximumResults: 20, OrderBy: 'CreationDate', OrderType: 'Ascending' },
     });
     expect(r.status, r.text).toBe(200);
-    expect(r.json.data.map((x: { name: string }) => x.name)).toEqual(['pascal-page']);
+    expect((r.json.data as { name: string }[]).map((x) => x.name)).toEqual(['pascal-page']);
   });
 
   it('enums are case-insensitive ("flex"), and answered in their canonical spelling', async () => {
@@ -231,7 +231,7 @@ describe('§7 Request parsing', () => {
     expect(r.status, r.text).toBe(200);
     expect(Array.isArray(r.json)).toBe(true);
     expect(r.json).toHaveLength(5);
-    for (const item of r.json) expect(Object.keys(item).sort()).toEqual(['message', 'statusCode', 'uuid']);
+    for (const item of r.json as object[]) expect(Object.keys(item).sort()).toEqual(['message', 'statusCode', 'uuid']);
     const [a, b, c, d, e] = r.json;
     expect(a.statusCode).toBe(201);
     expect(a.uuid).toMatch(UUID);
@@ -290,7 +290,7 @@ describe('§7 Entity lookup: GET /tasks|pools|jobs/{uuid-or-shortname}', () => {
     await createTask({ jobUuid: uuid, name: 'job-member' });
     const tasks = await t.call('GET', '/jobs/lookup-job/tasks');
     expect(tasks.status).toBe(200);
-    expect(tasks.json.map((x: { name: string }) => x.name)).toEqual(['job-member']);
+    expect((tasks.json as { name: string }[]).map((x) => x.name)).toEqual(['job-member']);
   });
 
   it('a shortname defaults to the uuid', async () => {
@@ -339,20 +339,20 @@ describe('§7 Error codes and messages the SDK string-matches', () => {
       await createTask({}, q);
       const task = await q.call('POST', '/tasks', { body: taskBody() });
       expectError(task, 403);
-      expect(task.json.message.toLowerCase()).toContain('maximum number of tasks reached');
+      expect((task.json.message as string).toLowerCase()).toContain('maximum number of tasks reached');
       const bulk = await q.call('POST', '/tasks', { body: [taskBody()] });
       expect(bulk.json[0].statusCode).toBe(403);
-      expect(bulk.json[0].message.toLowerCase()).toContain('maximum number of tasks reached');
+      expect((bulk.json[0].message as string).toLowerCase()).toContain('maximum number of tasks reached');
 
       await createPool({}, q);
       const pool = await q.call('POST', '/pools', { body: { name: 'p2', profile: 'docker-batch' } });
       expectError(pool, 403);
-      expect(pool.json.message.toLowerCase()).toContain('maximum number of pools reached');
+      expect((pool.json.message as string).toLowerCase()).toContain('maximum number of pools reached');
 
       await createJob({}, q);
       const job = await q.call('POST', '/jobs/', { body: { name: 'j2' } });
       expectError(job, 403);
-      expect(job.json.message.toLowerCase()).toContain('maximum number of jobs reached');
+      expect((job.json.message as string).toLowerCase()).toContain('maximum number of jobs reached');
 
       const info = (await q.call('GET', '/info')).json;
       expect(info).toMatchObject({ taskCount: 2, poolCount: 1 });
@@ -463,7 +463,7 @@ describe('§7 Response shapes PY needs in order not to crash', () => {
     expect(task.creationDate).toMatch(PY_DATE);
     expect(task.lastModified).toMatch(PY_DATE);
     expect(task.stateTransitionTime).toMatch(PY_DATE);
-    expect(Math.abs(Date.parse(task.creationDate) - Date.now())).toBeLessThan(60_000);
+    expect(Math.abs(Date.parse(task.creationDate as string) - Date.now())).toBeLessThan(60_000);
     const pool = (await t.call('GET', `/pools/${await createPool()}`)).json;
     expect(pool.creationDate).toMatch(PY_DATE);
     expect(pool.lastModified).toMatch(PY_DATE);
@@ -615,8 +615,8 @@ describe('§1.4 Pagination, with `count` added', () => {
     for (let guard = 0; guard < 50; guard++) {
       const r = await t.call('POST', path, { body: { ...first, [tokenKey]: token } });
       expect(r.status, r.text).toBe(200);
-      expect(Object.keys(r.json).sort()).toEqual(['count', 'data', 'isTruncated', 'nextToken', 'token']);
-      out.push(r.json);
+      expect(Object.keys(r.json as object).sort()).toEqual(['count', 'data', 'isTruncated', 'nextToken', 'token']);
+      out.push(r.json as (typeof out)[number]);
       expect(r.json.token).toBe(token);
       if (!r.json.isTruncated || r.json.nextToken === null) break;
       token = r.json.nextToken;
@@ -651,7 +651,7 @@ describe('§1.4 Pagination, with `count` added', () => {
     const r = await t.call('POST', '/tasks/paginate', { body: { filter: null, token: null, maximumResults: null } });
     expect(r.status).toBe(200);
     expect(r.json.count).toBe(r.json.data.length);
-    expect(r.json.data.map((d: { uuid: string }) => d.uuid)).toEqual(expect.arrayContaining(created));
+    expect((r.json.data as { uuid: string }[]).map((d) => d.uuid)).toEqual(expect.arrayContaining(created));
     const bodiless = await t.call('POST', '/tasks/paginate');
     expect(bodiless.status).toBe(200);
   });
@@ -682,10 +682,10 @@ describe('§1.4 Pagination, with `count` added', () => {
   it('task summaries contain exactly the summary fields (paginate, GET /tasks/summaries)', async () => {
     const page = await t.call('POST', '/tasks/summaries/paginate', { body: { maximumResults: 100 } });
     expect(page.json.data.length).toBeGreaterThan(0);
-    for (const s of page.json.data) expect(Object.keys(s).sort()).toEqual(TASK_SUMMARY_KEYS);
+    for (const s of page.json.data as object[]) expect(Object.keys(s).sort()).toEqual(TASK_SUMMARY_KEYS);
     const all = await t.call('GET', '/tasks/summaries');
     expect(all.json.length).toBeGreaterThan(0);
-    for (const s of all.json) expect(Object.keys(s).sort()).toEqual(TASK_SUMMARY_KEYS);
+    for (const s of all.json as object[]) expect(Object.keys(s).sort()).toEqual(TASK_SUMMARY_KEYS);
   });
 
   it('pool summaries are a projection of the pool without its heavy fields', async () => {
@@ -705,10 +705,10 @@ describe('§1.4 Pagination, with `count` added', () => {
     await createTask({ tags: ['sum-c'] });
     const r = await t.call('GET', '/tasks/summaries?tag=sum-a,sum-b');
     expect(r.status).toBe(200);
-    expect(r.json.map((x: { uuid: string }) => x.uuid).sort()).toEqual([a, b].sort());
+    expect((r.json as { uuid: string }[]).map((x) => x.uuid).sort()).toEqual([a, b].sort());
     const repeated = await t.call('GET', '/tasks/summaries?tag=sum-a&tag=sum-b');
     expect(repeated.json).toHaveLength(2);
-    expect((await t.call('GET', '/tasks?tag=sum-a')).json.map((x: { uuid: string }) => x.uuid)).toEqual([a]);
+    expect(((await t.call('GET', '/tasks?tag=sum-a')).json as { uuid: string }[]).map((x) => x.uuid)).toEqual([a]);
   });
 });
 
@@ -829,8 +829,8 @@ describe('§1.4 The filter grammar', () => {
     });
     expect(r.status, r.text).toBe(200);
     expect(Array.isArray(r.json)).toBe(true);
-    expect(r.json.map((x: { name: string }) => x.name).sort()).toEqual(['alpha-1', 'beta-1']);
-    for (const x of r.json) {
+    expect((r.json as { name: string }[]).map((x) => x.name).sort()).toEqual(['alpha-1', 'beta-1']);
+    for (const x of r.json as { uuid: string }[]) {
       expect(Object.keys(x).sort()).toEqual(['name', 'tags', 'uuid']);
       expect(x.uuid).toMatch(UUID);
     }
@@ -839,9 +839,9 @@ describe('§1.4 The filter grammar', () => {
     expect(capped.json[0].hardwareConstraints).toEqual([]); // no Select: whole tasks
     const pools = await f.call('POST', '/pools/search', { body: { Select: { Fields: ['Shortname'] }, Filter: leaf('Equal', 'Name', 'pool-red') } });
     expect(pools.json).toHaveLength(1);
-    expect(Object.keys(pools.json[0]).sort()).toEqual(['shortname', 'uuid']);
+    expect(Object.keys(pools.json[0] as object).sort()).toEqual(['shortname', 'uuid']);
     const jobs = await f.call('POST', '/jobs/search', { body: { Filter: leaf('Equal', 'Name', 'job-red') } });
-    expect(jobs.json.map((j: { name: string }) => j.name)).toEqual(['job-red']);
+    expect((jobs.json as { name: string }[]).map((j) => j.name)).toEqual(['job-red']);
   });
 });
 
@@ -849,7 +849,7 @@ describe('hardware constraints: offset paging and the cpu-model search', () => {
   it('GET /hardware-constraints pages with {data, offset, limit, total}, as PY iterates it', async () => {
     const first = await t.call('GET', '/hardware-constraints');
     expect(first.status).toBe(200);
-    expect(Object.keys(first.json).sort()).toEqual(['data', 'limit', 'offset', 'total']);
+    expect(Object.keys(first.json as object).sort()).toEqual(['data', 'limit', 'offset', 'total']);
     expect(first.json).toMatchObject({ offset: 0, limit: 50 });
     const total = first.json.total as number;
     expect(first.json.data).toHaveLength(total);
@@ -859,7 +859,7 @@ describe('hardware constraints: offset paging and the cpu-model search', () => {
       const page = (await t.call('GET', `/hardware-constraints?limit=2&offset=${offset}`)).json;
       expect(page).toMatchObject({ offset, limit: 2, total });
       expect(page.data.length).toBe(Math.min(2, total - offset));
-      collected.push(...page.data);
+      collected.push(...(page.data as unknown[]));
       if (!(page.total > page.offset + page.limit)) break;
       offset += 2;
     }
@@ -918,10 +918,10 @@ describe('secrets manager', () => {
       }
       const root = await q.call('GET', '/secrets-manager/search/');
       expect(root.status).toBe(200);
-      expect(root.json.keys.sort()).toEqual(['app/', 'top']);
-      expect((await q.call('GET', '/secrets-manager/search/app')).json.keys.sort()).toEqual(['db/', 'token']);
-      expect((await q.call('GET', '/secrets-manager/search/app/')).json.keys.sort()).toEqual(['db/', 'token']);
-      expect((await q.call('GET', '/secrets-manager/search/app/db')).json.keys.sort()).toEqual(['password', 'user']);
+      expect((root.json.keys as string[]).sort()).toEqual(['app/', 'top']);
+      expect(((await q.call('GET', '/secrets-manager/search/app')).json.keys as string[]).sort()).toEqual(['db/', 'token']);
+      expect(((await q.call('GET', '/secrets-manager/search/app/')).json.keys as string[]).sort()).toEqual(['db/', 'token']);
+      expect(((await q.call('GET', '/secrets-manager/search/app/db')).json.keys as string[]).sort()).toEqual(['password', 'user']);
       expect((await q.call('GET', '/secrets-manager/search/ap')).json.keys).toEqual([]); // prefixes are folders
       expect((await q.call('GET', '/secrets-manager/search/none')).json).toEqual({ keys: [] });
       // PY's recursive listing: prefix each key with `prefix/` and descend into folders.
@@ -949,7 +949,7 @@ describe('profiles', () => {
     expect(list.json).toEqual(['docker-batch']);
     const details = await t.call('GET', '/profiles/docker-batch');
     expect(details.json).toEqual({ name: 'docker-batch', constants: [{ name: 'DOCKER_CMD', value: 'true', description: 'command' }] });
-    for (const c of details.json.constants) expect(Object.keys(c).sort()).toEqual(['description', 'name', 'value']);
+    for (const c of details.json.constants as object[]) expect(Object.keys(c).sort()).toEqual(['description', 'name', 'value']);
     expectError(await t.call('GET', '/profiles/gpu-magic'), 404, 'gpu-magic');
   });
 });
@@ -977,13 +977,13 @@ describe('credits and carbon answer documented values for a self-hosted server',
     const task = await createTask();
     const r = await t.call('GET', `/carbon/v1/tasks/${task}/carbon-facts`);
     expect(r.status).toBe(200);
-    expect(Object.keys(r.json).sort()).toEqual(CARBON_KEYS);
+    expect(Object.keys(r.json as object).sort()).toEqual(CARBON_KEYS);
     expect(r.json.total_consumed_energy_Wh).toBe(0);
     expect(typeof r.json.equivalent_datacenter_name).toBe('string');
     const dc = await t.call('GET', `/carbon/v1/tasks/${task}/carbon-facts?comparisonDatacenter=european_dc`);
     expect(dc.json.equivalent_datacenter_name).toBe('european_dc');
     const pool = await createPool();
-    expect(Object.keys((await t.call('GET', `/carbon/v1/pools/${pool}/carbon-facts`)).json).sort()).toEqual(CARBON_KEYS);
+    expect(Object.keys((await t.call('GET', `/carbon/v1/pools/${pool}/carbon-facts`)).json as object).sort()).toEqual(CARBON_KEYS);
     expectError(await t.call('GET', '/carbon/v1/tasks/unknown/carbon-facts'), 404);
     expectError(await t.call('GET', '/carbon/v1/pools/unknown/carbon-facts'), 404);
   });
@@ -1001,15 +1001,15 @@ describe('/openapi.json', () => {
     const routes = t.api.router.routes;
     expect(routes.length).toBeGreaterThan(40);
     let operations = 0;
-    for (const p of Object.values(doc.paths) as Record<string, unknown>[]) operations += Object.keys(p).length;
+    for (const p of Object.values<Record<string, unknown>>(doc.paths as Record<string, Record<string, unknown>>)) operations += Object.keys(p).length;
     expect(operations).toBe(routes.length);
     for (const route of routes) {
       const path = route.path.replace(/\{\*(\w+)\}/g, '{$1}');
       const op = doc.paths[path]?.[route.method.toLowerCase()];
       expect(op, `${route.method} ${route.path}`).toBeDefined();
       expect(typeof op.summary).toBe('string');
-      expect(Object.keys(op.responses).length).toBeGreaterThan(0);
-      for (const code of Object.keys(op.responses)) expect(code).toMatch(/^[1-5]\d\d$/);
+      expect(Object.keys(op.responses as object).length).toBeGreaterThan(0);
+      for (const code of Object.keys(op.responses as object)) expect(code).toMatch(/^[1-5]\d\d$/);
       const declared = ((op.parameters ?? []) as { name: string; in: string; required: boolean }[]).filter((x) => x.in === 'path');
       const inPath = [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]);
       expect(declared.map((x) => x.name)).toEqual(inPath);

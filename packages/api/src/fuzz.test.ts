@@ -155,7 +155,7 @@ const weirdValue: fc.Arbitrary<unknown> = fc.oneof(
   { weight: 2, arbitrary: fc.string({ unit: 'binary', maxLength: 40 }) },
   { weight: 3, arbitrary: fc.jsonValue({ maxDepth: 3 }) },
   // Deeper documents (tens of thousands of levels) are sent as text in the last property.
-  { weight: 1, arbitrary: fc.tuple(fc.integer({ min: 33, max: 400 }), fc.constantFrom('array', 'object', 'filter') as fc.Arbitrary<'array' | 'object' | 'filter'>).map(([d, k]) => nest(d, k)) },
+  { weight: 1, arbitrary: fc.tuple(fc.integer({ min: 33, max: 400 }), fc.constantFrom<'array' | 'object' | 'filter'>('array', 'object', 'filter')).map(([d, k]) => nest(d, k)) },
   { weight: 1, arbitrary: pollution },
   { weight: 1, arbitrary: fc.array(fc.constantFrom<unknown>('a', 1, null, { key: 'k', value: 'v' }), { maxLength: 2000 }) },
 );
@@ -283,7 +283,7 @@ function mutate(seed: unknown, mutations: readonly Mutation[]): unknown {
   const root = { v: fresh(seed) };
   for (const mutation of mutations) {
     const m = 'value' in mutation ? { ...mutation, value: fresh(mutation.value) } : mutation;
-    const all: Slot[] = [{ parent: root as unknown as Record<string, unknown>, key: 'v' }, ...slots(root.v)];
+    const all: Slot[] = [{ parent: root, key: 'v' }, ...slots(root.v)];
     const s = all[m.at % all.length]!;
     const current = (s.parent as Record<string | number, unknown>)[s.key];
     switch (m.kind) {
@@ -385,12 +385,14 @@ describe('fuzzing every route', () => {
     const bodyRoutes = routes.filter((r) => r.method !== 'GET' && r.method !== 'DELETE');
     await fc.assert(
       fc.asyncProperty(
-        fc.nat({ max: bodyRoutes.length - 1 }),
-        fc.array(mutation, { minLength: 1, maxLength: 4 }),
-        pathParam,
-        restParam,
-        token,
-        async (i, mutations, param, rest, tok) => {
+        fc.record({
+          i: fc.nat({ max: bodyRoutes.length - 1 }),
+          mutations: fc.array(mutation, { minLength: 1, maxLength: 4 }),
+          param: pathParam,
+          rest: restParam,
+          tok: token,
+        }),
+        async ({ i, mutations, param, rest, tok }) => {
           const route = bodyRoutes[i]!;
           const body = mutate(seedFor(route), mutations);
           await roundTrip({ method: route.method, path: concretePath(route, param, rest), body: JSON.stringify(body) ?? 'null', token: tok });
@@ -410,7 +412,7 @@ describe('fuzzing every route', () => {
 
   it('arbitrary JSON values on any route and method → no 5xx', async () => {
     await fc.assert(
-      fc.asyncProperty(routeIndex(), fc.jsonValue({ maxDepth: 6 }), pathParam, restParam, async (i, body, param, rest) => {
+      fc.asyncProperty(fc.record({ i: routeIndex(), body: fc.jsonValue({ maxDepth: 6 }), param: pathParam, rest: restParam }), async ({ i, body, param, rest }) => {
         const route = routes[i]!;
         await roundTrip({ method: route.method, path: concretePath(route, param, rest), body: JSON.stringify(body) });
       }),
@@ -431,7 +433,7 @@ describe('fuzzing every route', () => {
     );
     const contentType = fc.constantFrom('application/json', 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', '', 'application/json; charset=latin1');
     await fc.assert(
-      fc.asyncProperty(routeIndex(), notJson, contentType, pathParam, async (i, body, ct, param) => {
+      fc.asyncProperty(fc.record({ i: routeIndex(), body: notJson, ct: contentType, param: pathParam }), async ({ i, body, ct, param }) => {
         const route = routes[i]!;
         await roundTrip({ method: route.method, path: concretePath(route, param, param), body, headers: { 'content-type': ct } });
       }),
@@ -451,9 +453,12 @@ describe('fuzzing every route', () => {
     const randomPath = fc.array(segment, { maxLength: 6 }).map((s) => '/' + s.join('/'));
     const knownPath = fc.tuple(routeIndex(), pathParam, restParam).map(([i, p, r]) => concretePath(routes[i]!, p, r));
     await fc.assert(
-      fc.asyncProperty(method, fc.oneof(randomPath, knownPath), queryString, token, fc.option(weirdValue, { nil: undefined }), async (m, path, query, tok, body) => {
-        await roundTrip({ method: m, path: path + query, token: tok, ...(body === undefined ? {} : { body: JSON.stringify(body) ?? 'null' }) });
-      }),
+      fc.asyncProperty(
+        fc.record({ m: method, path: fc.oneof(randomPath, knownPath), query: queryString, tok: token, body: fc.option(weirdValue, { nil: undefined }) }),
+        async ({ m, path, query, tok, body }) => {
+          await roundTrip({ method: m, path: path + query, token: tok, ...(body === undefined ? {} : { body: JSON.stringify(body) ?? 'null' }) });
+        },
+      ),
       { numRuns: 900 },
     );
   });

@@ -42,7 +42,8 @@ beforeAll(async () => {
 });
 afterAll(async () => t.close());
 
-const uuids = (list: { uuid: string }[]) => list.map((x) => x.uuid).sort();
+/** The sorted uuids of a JSON list body (`json` is loosely typed). */
+const uuids = (list: unknown) => (list as { uuid: string }[]).map((x) => x.uuid).sort();
 const mine = (o: Owned) => ({ tasks: [o.task, o.jobTask].sort(), pools: [o.pool], jobs: [o.job] });
 
 describe('two users, one server', () => {
@@ -181,8 +182,8 @@ describe('two users, one server', () => {
     expect((await t.call('PATCH', '/secrets-manager/data/bob-only/key', { body: { Value: 'x' } })).status).toBe(404);
     expect((await t.call('DELETE', '/secrets-manager/data/bob-only/key')).status).toBe(404);
     expect((await t.call('GET', '/secrets-manager/data/bob-only/key', { token: BOB })).json).toEqual({ value: 'bob' });
-    expect((await t.call('GET', '/secrets-manager/search/')).json.keys.sort()).toEqual(['alice-only/', 'shared/']);
-    expect((await t.call('GET', '/secrets-manager/search/', { token: BOB })).json.keys.sort()).toEqual(['bob-only/', 'shared/']);
+    expect(((await t.call('GET', '/secrets-manager/search/')).json.keys as string[]).sort()).toEqual(['alice-only/', 'shared/']);
+    expect(((await t.call('GET', '/secrets-manager/search/', { token: BOB })).json.keys as string[]).sort()).toEqual(['bob-only/', 'shared/']);
     expect((await t.call('GET', '/secrets-manager/search/bob-only')).json.keys).toEqual([]);
     // Updating and deleting one's own copy leaves the other's alone.
     expect((await t.call('PATCH', '/secrets-manager/data/shared/key', { body: { Value: 'alice-2' } })).status).toBe(204);

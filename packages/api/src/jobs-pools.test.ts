@@ -14,7 +14,7 @@ afterAll(async () => t.close());
 async function post(path: string, body: unknown): Promise<string> {
   const r = await t.call('POST', path, { body });
   expect(r.status, r.text).toBe(201);
-  expect(Object.keys(r.json)).toEqual(['uuid']);
+  expect(Object.keys(r.json as object)).toEqual(['uuid']);
   expect(r.json.uuid).toHaveLength(36);
   return r.json.uuid as string;
 }
@@ -77,7 +77,7 @@ describe('jobs', () => {
     expect(tags.json.tags).toEqual(['a', 'b']);
     const after = (await t.call('GET', `/jobs/${uuid}`)).json;
     expect(after.tags).toEqual(['a', 'b']);
-    expect(Date.parse(after.lastModified)).toBeGreaterThanOrEqual(Date.parse(before.lastModified));
+    expect(Date.parse(after.lastModified as string)).toBeGreaterThanOrEqual(Date.parse(before.lastModified as string));
     // PY sends its whole `_to_json()`; unchanged pre-submit fields are fine.
     const whole = await t.call('PUT', `/jobs/${uuid}`, { body: { ...after, tags: ['c'] } });
     expect(whole.status, whole.text).toBe(200);
@@ -107,7 +107,7 @@ describe('jobs', () => {
     const second = await post('/tasks', taskBody({ name: 'second', jobUuid: job }));
     const r = await t.call('GET', `/jobs/${job}/tasks`);
     expect(r.status).toBe(200);
-    expect(r.json.map((x: { uuid: string }) => x.uuid)).toEqual([first, second]);
+    expect((r.json as { uuid: string }[]).map((x) => x.uuid)).toEqual([first, second]);
     for (const task of r.json) {
       expect(task).toMatchObject({ jobUuid: job, state: 'Submitted', hardwareConstraints: [], forcedNetworkRules: [] });
     }
@@ -226,7 +226,7 @@ describe('pools', () => {
     expect(JSON.stringify(pool.tags)).toBe(JSON.stringify(['updated']));
     expect(pool.constants).toEqual([{ key: 'K', value: 'v' }]);
     const tagged = await t.call('POST', '/pools/paginate', { body: { filter: { operator: 'Equal', field: 'Tags', value: 'updated' } } });
-    expect(tagged.json.data.map((p: { uuid: string }) => p.uuid)).toEqual([uuid]);
+    expect((tagged.json.data as { uuid: string }[]).map((p) => p.uuid)).toEqual([uuid]);
     const old = await t.call('POST', '/pools/paginate', { body: { filter: { operator: 'Equal', field: 'Tags', value: 'old' } } });
     expect(old.json.data).toEqual([]);
   });
@@ -310,7 +310,7 @@ describe('pools', () => {
     for (const [body, key] of cases) {
       const r = await t.call('POST', '/sanity-checks/pools/scaling', { body });
       expect(r.status, JSON.stringify(body)).toBe(400);
-      expect(Object.keys(r.json.errors), JSON.stringify(body)).toContain(key);
+      expect(Object.keys(r.json.errors as object), JSON.stringify(body)).toContain(key);
       for (const messages of Object.values(r.json.errors as Record<string, unknown>)) {
         expect(Array.isArray(messages)).toBe(true);
       }

@@ -82,14 +82,16 @@ export class Router {
   match(method: string, pathname: string): Match {
     const segments = splitPath(pathname);
     const params: Record<string, string> = {};
-    const found = this.walk(this.root, segments, 0, params);
+    const found = this.walk(this.root, { segs: segments, params }, 0);
     if (!found) return { kind: 'none' };
     const route = found.get(method as Method);
     if (route) return { kind: 'found', route, params };
     return { kind: 'method', allowed: [...found.keys()] };
   }
 
-  private walk(node: Node, segs: string[], i: number, params: Record<string, string>): Map<Method, RouteSpec> | undefined {
+  /** Matches `path.segs` from index `i` under `node`, filling `path.params` on the way back up. */
+  private walk(node: Node, path: { segs: string[]; params: Record<string, string> }, i: number): Map<Method, RouteSpec> | undefined {
+    const { segs, params } = path;
     if (i === segs.length) {
       if (node.routes.size > 0) return node.routes;
       if (node.rest) {
@@ -101,11 +103,11 @@ export class Router {
     const seg = segs[i]!;
     const lit = node.literal.get(seg.toLowerCase());
     if (lit) {
-      const r = this.walk(lit, segs, i + 1, params);
+      const r = this.walk(lit, path, i + 1);
       if (r) return r;
     }
     if (node.param) {
-      const r = this.walk(node.param.node, segs, i + 1, params);
+      const r = this.walk(node.param.node, path, i + 1);
       if (r) {
         params[node.param.name] = seg;
         return r;

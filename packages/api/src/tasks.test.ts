@@ -94,7 +94,7 @@ describe('POST /tasks', () => {
   it('refuses a GPU constraint with the 402 hardware-constraint message', async () => {
     const r = await t.call('POST', '/tasks', { body: taskBody({ hardwareConstraints: [{ discriminator: 'GpuHardwareConstraint' }] }) });
     expect(r.status).toBe(402);
-    expect(r.json.message.toLowerCase()).toContain('hardware constraint');
+    expect((r.json.message as string).toLowerCase()).toContain('hardware constraint');
   });
 
   it('keeps shortnames unique per user and finds tasks by shortname', async () => {
@@ -170,7 +170,7 @@ describe('quotas', () => {
       expect((await q.call('POST', '/tasks', { body: taskBody() })).status).toBe(201);
       const r = await q.call('POST', '/tasks', { body: taskBody() });
       expect(r.status).toBe(403);
-      expect(r.json.message.toLowerCase()).toContain('maximum number of tasks reached');
+      expect((r.json.message as string).toLowerCase()).toContain('maximum number of tasks reached');
       expect((await q.call('GET', '/tasks')).json).toHaveLength(2);
     } finally {
       await q.close();

@@ -239,7 +239,13 @@ describe('jobs, pools and secrets against a live Hearth server', () => {
     for await (const j of conn.listJobs()) listed.push(j.uuid);
     expect(listed).toContain(job.uuid);
     expect(() => (job.name = 'x')).toThrow(expect.objectContaining({ property: 'name' }));
-    // Job termination arrives with the scheduling of jobs (request-level test in job-pool.test.ts).
+    await job.terminate();
+    expect(job.state).toBe('Terminating');
+    for (let i = 0; i < 200 && job.state !== 'Completed'; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      await job.update();
+    }
+    expect(job.state).toBe('Completed');
     await job.delete({ forceAbort: true });
     await expect(conn.retrieveJob(job.uuid!)).rejects.toSatisfy(isMissingJobError);
     await expect(conn.retrieveJob('00000000-0000-0000-0000-000000000000')).rejects.toSatisfy(isMissingJobError);
@@ -257,7 +263,9 @@ describe('jobs, pools and secrets against a live Hearth server', () => {
     for await (const p of conn.listPools({ tags: ['committed'] })) listed.push(p.uuid);
     expect(listed).toContain(pool.uuid);
     expect(() => (pool.profile = 'x')).toThrow(expect.objectContaining({ property: 'profile' }));
-    // Closing arrives with the scheduling of pools (request-level test in job-pool.test.ts).
+    await pool.updateResources();
+    await pool.close();
+    expect(['Closing', 'Closed']).toContain(pool.state);
     await pool.delete();
     await expect(conn.retrievePool(pool.uuid!)).rejects.toSatisfy(isMissingPoolError);
     await expect(conn.retrievePool('00000000-0000-0000-0000-000000000000')).rejects.toSatisfy(isMissingPoolError);

@@ -26,7 +26,7 @@ export function newJobJson(input: JobInput, meta: { uuid: string; now: string })
 
 /** A job's `PUT`: tags may change; other fields are accepted only when unchanged. */
 export function applyJobUpdate(current: JobJson, input: Partial<JobInput>, now: string): JobJson {
-  const candidate = newJobJson({ ...current, ...input } as JobInput, { uuid: current.uuid, now: current.creationDate });
+  const candidate = newJobJson({ ...current, ...input }, { uuid: current.uuid, now: current.creationDate });
   for (const key of Object.keys(input) as (keyof JobInput)[]) {
     if (input[key] === undefined || key === 'tags' || !(key in candidate)) continue;
     if (canonicalJson(current[key as keyof JobJson]) !== canonicalJson(candidate[key as keyof JobJson])) {

@@ -130,7 +130,7 @@ const MUTABLE = new Set<string>(POOL_FIELDS_MUTABLE_AFTER_SUBMIT);
 
 export function applyPoolUpdate(current: PoolJson, input: Partial<PoolInput>, now: string): PoolJson {
   const base = { ...current, resourceBuckets: undefined } as unknown as PoolInput;
-  const candidate = newPoolJson({ ...base, ...definedOnly(input) } as PoolInput, {
+  const candidate = newPoolJson({ ...base, ...definedOnly(input) }, {
     uuid: current.uuid,
     now: current.creationDate,
   });

@@ -156,7 +156,7 @@ const MUTABLE = new Set<string>(TASK_FIELDS_MUTABLE_AFTER_SUBMIT);
  * may only be set before submit are accepted when unchanged and refused when they differ.
  */
 export function applyTaskUpdate(current: TaskJson, input: Partial<TaskInput>, now: string): TaskJson {
-  const candidate = newTaskJson({ ...inputFromDoc(current), ...definedOnly(input) } as TaskInput, {
+  const candidate = newTaskJson({ ...inputFromDoc(current), ...definedOnly(input) }, {
     uuid: current.uuid,
     now: current.creationDate,
   });

@@ -22,7 +22,9 @@ function offeredConstraints(app: ApiContext): HardwareConstraint[] {
   ];
 }
 
-function intParam(query: URLSearchParams, name: string, fallback: number, max: number): number {
+/** A non-negative integer query parameter, at most `range.max`; `range.fallback` when absent or empty. */
+function intParam(query: URLSearchParams, name: string, range: { fallback: number; max: number }): number {
+  const { fallback, max } = range;
   const raw = query.get(name);
   if (raw === null || raw === '') return fallback;
   const n = Number(raw);
@@ -167,8 +169,8 @@ export function accountRoutes(app: ApiContext): RouteSpec[] {
       tag: 'hardware',
       handler: (ctx) => {
         const all = offeredConstraints(app);
-        const limit = intParam(ctx.query, 'limit', 50, 1000);
-        const offset = intParam(ctx.query, 'offset', 0, 2 ** 31 - 1);
+        const limit = intParam(ctx.query, 'limit', { fallback: 50, max: 1000 });
+        const offset = intParam(ctx.query, 'offset', { fallback: 0, max: 2 ** 31 - 1 });
         return jsonReply(200, { data: all.slice(offset, offset + limit), offset, limit, total: all.length });
       },
     },

@@ -1,4 +1,4 @@
-import { parseAdvancedRange, validateInput, type TaskJson } from '@hearth/core';
+import { isFinalTaskState, parseAdvancedRange, validateInput, type TaskJson, type TaskState } from '@hearth/core';
 import { z } from 'zod';
 import { badRequest, notFound } from '../api-error.js';
 import type { ExecutionControl, LogStream, SnapshotConfig } from '../api-options.js';
@@ -149,6 +149,19 @@ export function executionRoutes(app: ApiContext): RouteSpec[] {
       handler: async (ctx) => {
         const row = await findOr404(app.store.pools, ctx, 'pool');
         await exec.closePool(ctx.user.id, row.uuid);
+        return { status: 200, empty: true };
+      },
+    },
+    {
+      method: 'PATCH',
+      path: '/pools/{id}',
+      summary: "Push new or changed files of the pool's resource buckets into its running tasks' instances (additive)",
+      tag: 'pools',
+      handler: async (ctx) => {
+        const row = await findOr404(app.store.pools, ctx, 'pool');
+        for (const t of await app.store.tasks.listBy(ctx.user.id, { poolUuid: row.uuid })) {
+          if (!isFinalTaskState(t.state as TaskState)) await exec.updateResources(t.uuid);
+        }
         return { status: 200, empty: true };
       },
     },

@@ -39,7 +39,7 @@ export function secretRoutes(app: ApiContext): RouteSpec[] {
       handler: async (ctx) => {
         const key = secretKey(ctx);
         const { value } = validateInput(secretValue, await ctx.body(), 'secret');
-        if (!(await store.putSecret(ctx.user.id, key, value, 'create'))) {
+        if (!(await store.putSecret(ctx.user.id, key, { value, mode: 'create' }))) {
           throw new ApiError('conflict', `Secret already exists: '${key}'`);
         }
         return { status: 201, empty: true };
@@ -54,7 +54,7 @@ export function secretRoutes(app: ApiContext): RouteSpec[] {
       handler: async (ctx) => {
         const key = secretKey(ctx);
         const { value } = validateInput(secretValue, await ctx.body(), 'secret');
-        if (!(await store.putSecret(ctx.user.id, key, value, 'update'))) throw notFound(`Secret not found: '${key}'`);
+        if (!(await store.putSecret(ctx.user.id, key, { value, mode: 'update' }))) throw notFound(`Secret not found: '${key}'`);
         return { status: 204, empty: true };
       },
     },

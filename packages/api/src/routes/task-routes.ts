@@ -85,7 +85,9 @@ async function prepareTask(app: ApiContext, user: User, body: unknown): Promise<
   return newTaskJson(checked, { uuid: randomUUID(), now: new Date().toISOString() });
 }
 
-async function insertTask(app: ApiContext, scope: StoreScope, user: User, doc: TaskJson): Promise<void> {
+/** Writes a validated task for `user` in `scope` (a transaction), within the user's task quota. */
+async function insertTask(app: ApiContext, task: { scope: StoreScope; user: User; doc: TaskJson }): Promise<void> {
+  const { scope, user, doc } = task;
   if ((await scope.tasks.count(user.id)) >= app.quotas.maxTask) throw quotaError(QUOTA_MESSAGES.task);
   await scope.tasks.insert(user.id, {
     uuid: doc.uuid,
@@ -107,7 +109,7 @@ async function createTasks(app: ApiContext, ctx: RequestContext) {
   if (Array.isArray(body)) return createBulk(app, ctx, body);
   const doc = await prepareTask(app, ctx.user, body);
   const reply = await withIdempotency(app.store, ctx, async (scope) => {
-    await insertTask(app, scope, ctx.user, doc);
+    await insertTask(app, { scope, user: ctx.user, doc });
     return { status: 201, body: JSON.stringify({ uuid: doc.uuid }) };
   });
   app.hooks?.taskCreated?.(doc.uuid);
@@ -135,7 +137,7 @@ async function createBulk(app: ApiContext, ctx: RequestContext, items: unknown[]
         continue;
       }
       try {
-        await insertTask(app, scope, ctx.user, p);
+        await insertTask(app, { scope, user: ctx.user, doc: p });
         created.push(p.uuid);
         results.push({ statusCode: 201, uuid: p.uuid, message: null });
       } catch (e) {
@@ -173,7 +175,7 @@ function derivedTaskRoute(app: ApiContext, kind: keyof typeof DERIVED): RouteSpe
       if (typeof overrides !== 'object' || Array.isArray(overrides)) throw badRequest('Invalid task: the body must be an object of fields to override');
       const base: Record<string, unknown> = { ...inputFromDoc(old), shortname: undefined, resourceBuckets: undefined };
       if (spec.ranges.length > 0) {
-        const status = (old.status ?? {}) as Record<string, unknown>;
+        const status = old.status ?? {};
         const ranges = spec.ranges.map((r) => status[r]).filter((r): r is string => typeof r === 'string' && r !== '');
         if (ranges.length === 0) throw badRequest(`Task '${row.uuid}' has no instance to ${kind}`);
         Object.assign(base, { instanceCount: 0, advancedRanges: ranges.join(',') });
@@ -182,7 +184,7 @@ function derivedTaskRoute(app: ApiContext, kind: keyof typeof DERIVED): RouteSpe
       for (const k of Object.keys(merged)) if (merged[k] === undefined || merged[k] === null) delete merged[k];
       const doc = await prepareTask(app, ctx.user, merged);
       const reply = await withIdempotency(app.store, ctx, async (scope) => {
-        await insertTask(app, scope, ctx.user, doc);
+        await insertTask(app, { scope, user: ctx.user, doc });
         return { status: 201, body: JSON.stringify({ uuid: doc.uuid }) };
       });
       app.hooks?.taskCreated?.(doc.uuid);

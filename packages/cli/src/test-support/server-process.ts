@@ -21,13 +21,13 @@ export function runHearth(args: readonly string[]): { child: ChildProcess; outpu
   return { child, output: () => out, exited };
 }
 
-/** Starts `hearth server` on free ports and waits for it to print its API URL. */
+/** Starts `hearth server` on free ports and waits until it has printed everything (the data dir line is last). */
 export async function startServerProcess(args: readonly string[]): Promise<ServerProcess> {
   const run = runHearth(['server', '--port', '0', '--storage-port', '0', ...args]);
   const deadline = Date.now() + 30_000;
   for (;;) {
     const m = /Hearth API:\s+(\S+)/.exec(run.output());
-    if (m) return { ...run, apiUrl: m[1]! };
+    if (m && /Data dir:.*\n/.test(run.output())) return { ...run, apiUrl: m[1]! };
     if (run.child.exitCode !== null) throw new Error(`hearth server exited early:\n${run.output()}`);
     if (Date.now() > deadline) {
       run.child.kill('SIGKILL');
