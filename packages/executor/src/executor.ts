@@ -58,7 +58,10 @@ export interface ExecutorCloseOptions {
  */
 export interface Executor extends AsyncDisposable {
   readonly kind: string;
-  /** Queues a task's instances. Rejects after `close()`, or when the task is already submitted. */
+  /**
+   * Queues a task's instances. Submitting a task that is still active adds instances to it (retries): they queue
+   * behind its current ones. Rejects after `close()`, or when one of the ids is running right now.
+   */
   submit(task: TaskSubmission): Promise<void>;
   /** Cancels a task (or one instance): queued ones are dropped, running ones aborted. Unknown tasks are a no-op. */
   cancel(taskUuid: string, options?: CancelOptions): Promise<void>;

@@ -1,4 +1,4 @@
-import type { RangeSegment } from '@hearth/core';
+import { mergeSegments, type RangeSegment } from '@hearth/core';
 
 interface QueuedTask<T> {
   readonly id: string;
@@ -77,6 +77,26 @@ export class FairQueue<T> {
       if (this.#lastServed.size > 4 * (this.#byOwner.size + 64)) for (const o of [...this.#lastServed.keys()]) if (!this.#byOwner.has(o)) this.#lastServed.delete(o);
     }
     return { taskId: task.id, instanceId, payload: task.payload };
+  }
+
+  /**
+   * Adds ids to a task: merged into its queued ranges when it still has some (ids already queued count once), or
+   * queued as a new entry at the back of the owner's FIFO. Returns how many ids were newly queued.
+   */
+  append(task: { readonly id: string; readonly owner: string; readonly segments: readonly RangeSegment[]; readonly payload: T }): number {
+    const existing = this.#byTask.get(task.id);
+    if (!existing) {
+      const before = this.#size;
+      this.push(task);
+      return this.#size - before;
+    }
+    const merged = mergeSegments([...existing.segments, ...task.segments.filter((s) => s.end >= s.start)]);
+    const count = merged.reduce((n, s) => n + s.end - s.start + 1, 0);
+    const added = count - existing.count;
+    existing.segments = merged;
+    existing.count = count;
+    this.#size += added;
+    return added;
   }
 
   /** Removes a task's remaining instances (or one of them); returns the removed ids as ranges. */

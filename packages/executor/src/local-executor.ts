@@ -99,7 +99,15 @@ export class LocalExecutor implements Executor {
 
   #submit(task: TaskSubmission): void {
     if (this.#closed) throw new ExecutorClosedError('the executor is closed');
-    if (this.#tasks.has(task.taskUuid)) throw new Error(`task ${task.taskUuid} is already submitted`);
+    const active = this.#tasks.get(task.taskUuid);
+    if (active) {
+      // More instances of a task still here (retries): queued behind its current ones; ids already queued count once.
+      const running = task.instances.filter((s) => [...active.running.keys()].some((id) => s.start <= id && id <= s.end));
+      if (running.length > 0) throw new Error(`task ${task.taskUuid}: an instance in ${JSON.stringify(running)} is still running`);
+      active.remaining += this.#queue.append({ id: task.taskUuid, owner: active.submission.owner, segments: task.instances, payload: active });
+      this.#pump();
+      return;
+    }
     const state: TaskState = { submission: task, remaining: 0, running: new Map() };
     this.#queue.push({ id: task.taskUuid, owner: task.owner, segments: task.instances, payload: state });
     const queued = this.#queue.has(task.taskUuid);

@@ -161,15 +161,28 @@ export function describeExecutorConformance(name: string, create: (ctx: Conforma
         expect([...rec.results(other.taskUuid).values()].map((r) => r.state)).toEqual(Array(4).fill('Success'));
       }));
 
-    it('treats unknown tasks as no-ops and rejects a duplicate submission', () =>
-      withExecutor(async (ex, rec) => {
+    it('treats unknown tasks as no-ops', () =>
+      withExecutor(async (ex) => {
         await ex.cancel('no-such-task');
         expect(await ex.snapshot('no-such-task')).toEqual({ keys: [], bytes: 0 });
         await ex.updateResources('no-such-task');
-        const task = hostTask('sleep 0.2', [{ start: 0, end: 0 }]);
+        expect(ex.stats().tasks).toBe(0);
+      }));
+
+    it('adds instances to an active task (retries), refusing ids that are running', () =>
+      withExecutor(async (ex, rec) => {
+        const task = hostTask('[ "$INSTANCE_ID" != 0 ] || sleep 30', [{ start: 0, end: 0 }]);
         await ex.submit(task);
-        await expect(ex.submit(task)).rejects.toThrow(/already submitted/);
+        await rec.until(() => rec.of('instance-started', task.taskUuid).length === 1);
+        await expect(ex.submit({ ...task, instances: [{ start: 0, end: 0 }] })).rejects.toThrow(/running/);
+        await ex.submit({ ...task, instances: [{ start: 1, end: 2 }] });
+        await rec.until(() => rec.of('instance-finished', task.taskUuid).length === 2);
+        expect(rec.of('task-drained', task.taskUuid)).toHaveLength(0);
+        await ex.cancel(task.taskUuid, { instanceId: 0 });
         await rec.drained(task.taskUuid);
+        expect([...rec.results(task.taskUuid).keys()].sort()).toEqual([0, 1, 2]);
+        expect(rec.of('task-drained', task.taskUuid)).toHaveLength(1);
+        expect(rec.results(task.taskUuid).get(0)?.state).toBe('Cancelled');
       }));
 
     it('closes idempotently, rejects submissions afterwards, and disposes with await using', async () => {
