@@ -6,7 +6,7 @@ import type { z } from 'zod';
  * Keys the schema does not know are kept as they are; free-form maps (labels) keep their keys.
  */
 export function normalizeInput(schema: z.ZodType, value: unknown): unknown {
-  return walk(schema as unknown as Schema, value, 0);
+  return walk(schema, value, 0);
 }
 
 interface Def {

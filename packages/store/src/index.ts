@@ -10,7 +10,7 @@
  * ```
  * @module
  */
-export { Store, type StoreOptions, type StoreScope, type User } from './store.js';
+export { Store, type PutSecretOptions, type StoreOptions, type StoreScope, type User } from './store.js';
 export {
   EntityRepository,
   type EntityRecord,

@@ -17,6 +17,14 @@ export interface StoreOptions {
   readonly secretsKey: Buffer;
 }
 
+/** What {@link Store.putSecret} writes. */
+export interface PutSecretOptions {
+  /** The secret's plain-text value (encrypted at rest). */
+  readonly value: string;
+  /** 'create' fails on an existing key, 'update' on a missing one. */
+  readonly mode: 'create' | 'update';
+}
+
 export interface User {
   readonly id: number;
   readonly email: string;
@@ -108,7 +116,8 @@ export interface StoreScope {
 }
 
 const regexCache = new Map<string, RegExp>();
-function regexpMatch(pattern: unknown, value: unknown): number {
+/** SQLite's `hearth_regexp(pattern, value)`; `value` is a column value (TEXT, INTEGER, REAL, BLOB or NULL). */
+function regexpMatch(pattern: unknown, value: string | number | bigint | Buffer | null | undefined): number {
   if (typeof pattern !== 'string' || value === null || value === undefined) return 0;
   let re = regexCache.get(pattern);
   if (!re) {
@@ -156,7 +165,7 @@ export class Store implements StoreScope {
     const { error } = await new Migrator({ db, provider }).migrateToLatest();
     if (error) {
       await db.destroy();
-      throw error instanceof Error ? error : new Error(String(error));
+      throw error instanceof Error ? error : new Error('migration failed', { cause: error });
     }
     return new Store(db, raw, options.secretsKey);
   }
@@ -257,8 +266,9 @@ export class Store implements StoreScope {
     return Buffer.concat([decipher.update(row.ciphertext), decipher.final()]).toString('utf8');
   }
 
-  /** Writes a secret. `mode` 'create' fails on an existing key, 'update' on a missing one. */
-  async putSecret(userId: number, key: string, value: string, mode: 'create' | 'update'): Promise<boolean> {
+  /** Writes a secret; false when `mode` forbids it ('create' on an existing key, 'update' on a missing one). */
+  async putSecret(userId: number, key: string, options: PutSecretOptions): Promise<boolean> {
+    const { value, mode } = options;
     const iv = randomBytes(12);
     const cipher = createCipheriv('aes-256-gcm', this.secretsKey, iv);
     cipher.setAAD(Buffer.from(`${userId}:${key}`));

@@ -40,7 +40,7 @@ export const filter: z.ZodType<Filter> = z.lazy(() =>
     z.object({ operator: z.enum(['And', 'Or']), filters: z.array(filter).max(100) }),
     filterLeaf,
   ]),
-) as z.ZodType<Filter>;
+);
 
 /** `POST /{tasks,pools,jobs}[/summaries]/paginate` body. The Node SDK sends it PascalCase; keys are case-insensitive. */
 export const pageRequest = z.object({
