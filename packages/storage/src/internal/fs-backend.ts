@@ -3,6 +3,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
+import type { IndexEntry } from './key-index.js';
 import { KeyIndex } from './key-index.js';
 import { assertBucketName, assertKey, isValidBucketName } from './names.js';
 import type { ObjectMeta } from './object-file.js';
@@ -218,28 +219,28 @@ export class FsBackend {
   }
 
   async #loadIndex(bucket: string): Promise<KeyIndex> {
-    const idx = new KeyIndex();
     const root = path.join(this.#bucketsDir, bucket, 'objects');
     let shards: string[] = [];
     try {
       shards = await readdir(root);
     } catch {
-      return idx;
+      return new KeyIndex();
     }
     const files: string[] = [];
     for (const s of shards) {
       for (const f of await readdir(path.join(root, s)).catch(() => [] as string[])) files.push(path.join(root, s, f));
     }
+    const entries: Array<[string, IndexEntry]> = [];
     let next = 0;
     const worker = async (): Promise<void> => {
       while (next < files.length) {
         const f = files[next++] as string;
         const meta = await readMetaAt(f).catch(() => undefined);
-        if (meta) idx.set(meta.key, { size: meta.size, etag: meta.etag, lastModified: meta.lastModified });
+        if (meta) entries.push([meta.key, { size: meta.size, etag: meta.etag, lastModified: meta.lastModified }]);
       }
     };
     await Promise.all(Array.from({ length: 32 }, worker));
-    return idx;
+    return KeyIndex.from(entries);
   }
 
   #objectPath(bucket: string, key: string): string {
