@@ -22,8 +22,8 @@ const res = (status: number, body: unknown, statusText = 'Reason') => ({
   statusText,
   body: typeof body === 'string' ? body : JSON.stringify(body),
 });
-const map = (status: number, message: string, subject: ErrorSubject, operation?: ErrorOperation) =>
-  fromResponse(res(status, { message }), { subject, ...(operation ? { operation } : {}) });
+const map = (status: number, message: string, on: { subject: ErrorSubject; operation?: ErrorOperation | undefined }) =>
+  fromResponse(res(status, { message }), { subject: on.subject, ...(on.operation ? { operation: on.operation } : {}) });
 
 describe('fromResponse (reference §1.3)', () => {
   it.each([
@@ -53,8 +53,9 @@ describe('fromResponse (reference §1.3)', () => {
     [400, 'bad interval', 'task', 'periodic-snapshot', 'InvalidArgumentError', 'invalid_argument'],
     [400, 'bad input', 'task', undefined, 'QarnotGenericError', 'generic'],
     [500, 'boom', 'other', undefined, 'QarnotGenericError', 'generic'],
+    // eslint-disable-next-line max-params -- it.each spreads a table row's columns into the callback's parameters
   ] as const)('%i %j on %s/%s → %s', (status, message, subject, operation, name, code) => {
-    const e = map(status, message, subject, operation);
+    const e = map(status, message, { subject, operation });
     expect(e.name).toBe(name);
     expect(e.code).toBe(code);
     expect(e.status).toBe(status);
@@ -63,7 +64,7 @@ describe('fromResponse (reference §1.3)', () => {
   });
 
   it('keeps the response on the error', () => {
-    const e = map(404, 'gone', 'task');
+    const e = map(404, 'gone', { subject: 'task' });
     expect(e.response).toEqual({ method: 'POST', url: 'http://h/tasks', status: 404, body: '{"message":"gone"}' });
   });
 });
@@ -95,7 +96,7 @@ describe('structural guards', () => {
     expect(isMissingTaskError(foreign)).toBe(true);
     expect(isMissingTaskError(Object.assign(new Error('x'), { code: 'missing_task' }))).toBe(false);
     expect(isMissingTaskError(null)).toBe(false);
-    expect(isQarnotGenericError(map(503, 'x', 'task'))).toBe(true);
+    expect(isQarnotGenericError(map(503, 'x', { subject: 'task' }))).toBe(true);
   });
 
   it('AbortError carries the signal reason as cause; InvalidArgumentError names the argument', () => {

@@ -200,7 +200,7 @@ describe('wire format', () => {
   });
 
   it('fromJson reads the cloud sample, tolerating lowercase enums, null dependencies and legacy resource buckets', () => {
-    const t = Task.fromJson(conn, cloudTaskJson() as never);
+    const t = Task.fromJson(conn, cloudTaskJson());
     expect(t.uuid).toBe(TASK_UUID);
     expect(t.state).toBe('Success');
     expect(t.previousState).toBe('UploadingResults');

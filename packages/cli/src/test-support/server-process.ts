@@ -15,8 +15,8 @@ export interface ServerProcess {
 export function runHearth(args: readonly string[]): { child: ChildProcess; output: () => string; exited: Promise<number | string> } {
   const child = spawn(process.execPath, [HEARTH_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<number | string>((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal ?? -1)));
   return { child, output: () => out, exited };
 }

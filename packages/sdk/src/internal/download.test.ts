@@ -27,10 +27,10 @@ describe('downloadAtomically', () => {
   it('resumes a dropped transfer from the bytes already written, pinned to the first ETag', async () => {
     const dest = path.join(dir, 'resumed.bin');
     const calls: [number, string | undefined][] = [];
-    await downloadAtomically(dest, async (offset, ifMatch) => {
+    await downloadAtomically(dest, (offset, ifMatch) => {
       calls.push([offset, ifMatch]);
       const body = calls.length < 3 ? dropping(offset, 3000) : Readable.from([content.subarray(offset)]);
-      return { body, etag: '"e1"' };
+      return Promise.resolve({ body, etag: '"e1"' });
     });
     expect(readFileSync(dest)).toEqual(content);
     expect(calls).toEqual([
@@ -43,7 +43,7 @@ describe('downloadAtomically', () => {
 
   it('never leaves a half-written file under the final name when the transfer cannot finish', async () => {
     const dest = path.join(dir, 'failed.bin');
-    await expect(downloadAtomically(dest, async (offset) => ({ body: dropping(offset, 100), etag: '"e"' }), { attempts: 3 })).rejects.toThrow(
+    await expect(downloadAtomically(dest, (offset) => Promise.resolve({ body: dropping(offset, 100), etag: '"e"' }), { attempts: 3 })).rejects.toThrow(
       /socket hang up/,
     );
     expect(existsSync(dest)).toBe(false);
@@ -53,15 +53,15 @@ describe('downloadAtomically', () => {
   it('does not retry errors that are not transient, and honours abort', async () => {
     let calls = 0;
     await expect(
-      downloadAtomically(path.join(dir, 'denied.bin'), async () => {
+      downloadAtomically(path.join(dir, 'denied.bin'), () => {
         calls++;
-        throw Object.assign(new Error('AccessDenied'), { $metadata: { httpStatusCode: 403 } });
+        return Promise.reject(Object.assign(new Error('AccessDenied'), { $metadata: { httpStatusCode: 403 } }));
       }),
     ).rejects.toThrow('AccessDenied');
     expect(calls).toBe(1);
     const ac = new AbortController();
     ac.abort('stop');
-    const e = await downloadAtomically(path.join(dir, 'aborted.bin'), async () => ({ body: Readable.from([content]), etag: undefined }), {
+    const e = await downloadAtomically(path.join(dir, 'aborted.bin'), () => Promise.resolve({ body: Readable.from([content]), etag: undefined }), {
       signal: ac.signal,
     }).catch((x: unknown) => x);
     expect(isAbortError(e)).toBe(true);
@@ -70,8 +70,8 @@ describe('downloadAtomically', () => {
 
   it('overwrites an existing file only once the new one is complete', async () => {
     const dest = path.join(dir, 'over.txt');
-    await downloadAtomically(dest, async () => ({ body: Readable.from([Buffer.from('old')]), etag: undefined }));
-    await expect(downloadAtomically(dest, async (o) => ({ body: dropping(o, 10), etag: undefined }), { attempts: 1 })).rejects.toThrow();
+    await downloadAtomically(dest, () => Promise.resolve({ body: Readable.from([Buffer.from('old')]), etag: undefined }));
+    await expect(downloadAtomically(dest, (o) => Promise.resolve({ body: dropping(o, 10), etag: undefined }), { attempts: 1 })).rejects.toThrow();
     expect(readFileSync(dest, 'utf8')).toBe('old');
   });
 });

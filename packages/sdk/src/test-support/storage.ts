@@ -20,7 +20,7 @@ export async function startStorage(): Promise<StorageHarness> {
   const token = 'storage-token';
   const gateway = new S3Gateway({
     dataDir: path.join(dir, 'storage'),
-    credentials: async (k) => (k === email ? { secret: token } : undefined),
+    credentials: (k) => Promise.resolve(k === email ? { secret: token } : undefined),
   });
   const storageUrl = await gateway.listen({ port: 0 });
   const api = (await RecordingServer.start()).withBootstrap(storageUrl, email);
