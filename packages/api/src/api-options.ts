@@ -75,6 +75,15 @@ export interface ApiHooks {
 
 export type LogStream = 'stdout' | 'stderr';
 
+/** Which output {@link ExecutionControl.readLog} reads. */
+export interface LogQuery {
+  /** One instance's output; the whole task's when undefined. */
+  readonly instanceId: number | undefined;
+  readonly stream: LogStream;
+  /** Bytes from this offset on. @default everything retained */
+  readonly offset?: number | undefined;
+}
+
 export interface SnapshotConfig {
   readonly whitelist: string | null;
   readonly blacklist: string | null;
@@ -86,10 +95,10 @@ export interface SnapshotConfig {
 export interface ExecutionControl {
   abort(uuid: string): Promise<void>;
   updateResources(uuid: string): Promise<void>;
-  readLog(uuid: string, instanceId: number | undefined, stream: LogStream, offset?: number): { text: string; start: number; end: number };
+  readLog(uuid: string, query: LogQuery): { text: string; start: number; end: number };
   freshLog(uuid: string, instanceId: number | undefined, stream: LogStream): string;
-  snapshot(uuid: string, config: SnapshotConfig): { id: string };
-  snapshotStatus(uuid: string, id: string): object | undefined;
+  snapshot(uuid: string, config: SnapshotConfig): Promise<{ id: string }>;
+  snapshotStatus(uuid: string, id: string): Promise<object | undefined>;
   periodicSnapshot(uuid: string, config: SnapshotConfig & { interval: number }): Promise<void>;
   /** Active → Terminating (unfinished tasks aborted) → Completed. */
   terminateJob(userId: number, uuid: string): Promise<void>;

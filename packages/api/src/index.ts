@@ -15,6 +15,7 @@ export {
   type ApiHooks,
   type ApiOptions,
   type ExecutionControl,
+  type LogQuery,
   type LogStream,
   type SnapshotConfig,
   type NodeHardware,

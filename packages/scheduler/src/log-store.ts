@@ -55,14 +55,16 @@ export class LogStore {
   }
 
   /** Appends a chunk to the instance's buffer and to the task-wide one. */
-  append(taskUuid: string, instanceId: number, stream: LogStreamName, data: Buffer): void {
+  append(taskUuid: string, chunk: { instanceId: number; stream: LogStreamName; data: Buffer }): void {
+    const { instanceId, stream, data } = chunk;
     if (this.#closed || data.length === 0) return;
     this.#write(this.#ring(taskUuid, String(instanceId), stream), data);
     this.#write(this.#ring(taskUuid, TASK_KEY, stream), data);
   }
 
-  /** Output from `offset` on (default: everything retained). */
-  read(taskUuid: string, instanceId: number | undefined, stream: LogStreamName, offset?: number): LogSlice {
+  /** Output from `query.offset` on (default: everything retained); the task-wide output when `instanceId` is undefined. */
+  read(taskUuid: string, query: { instanceId: number | undefined; stream: LogStreamName; offset?: number | undefined }): LogSlice {
+    const { instanceId, stream, offset } = query;
     const ring = this.#ring(taskUuid, key(instanceId), stream);
     const end = ring.start + ring.size;
     const from = Math.min(Math.max(offset ?? ring.start, ring.start), end);
@@ -72,7 +74,7 @@ export class LogStore {
   /** What was written since the previous call (the server-side cursor of `POST .../stdout`). */
   fresh(taskUuid: string, instanceId: number | undefined, stream: LogStreamName): string {
     const ring = this.#ring(taskUuid, key(instanceId), stream);
-    const slice = this.read(taskUuid, instanceId, stream, ring.cursor);
+    const slice = this.read(taskUuid, { instanceId, stream, offset: ring.cursor });
     ring.cursor = slice.end;
     ring.dirty = true;
     return slice.text;

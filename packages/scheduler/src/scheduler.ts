@@ -10,7 +10,7 @@ import {
   type TaskState,
 } from '@hearth/core';
 import type { Executor, ExecutorEvent, TaskSubmission } from '@hearth/executor';
-import type { InstanceResult, InstanceSpec, RunnerEvent, RuntimeKind, SnapshotSpec } from '@hearth/runner';
+import type { InstanceResult, InstanceSpec, RuntimeKind, SnapshotSpec } from '@hearth/runner';
 import type { EntityRecord, Store } from '@hearth/store';
 import { evaluateDependencies } from './dependency-gate.js';
 import { LogStore } from './log-store.js';
@@ -66,7 +66,6 @@ export class Scheduler {
   readonly #ttl = new Map<string, NodeJS.Timeout>();
   readonly #periodic = new Map<string, NodeJS.Timeout>();
   readonly #deleted = new Set<string>();
-  readonly #snapshots = new Map<string, SnapshotRecord>();
   readonly #watchers = new Map<string, Set<() => void>>();
   /** Instances of re-attached tasks that never started: submitted once the executor lets go of the task. */
   readonly #afterDrain = new Map<string, RangeSegment[]>();
@@ -135,7 +134,7 @@ export class Scheduler {
     const rec = await this.#o.store.tasks.getByUuid(uuid);
     if (!rec || rec.state !== 'Submitted') return;
     const doc = JSON.parse(rec.doc) as TaskJson;
-    const run = new TaskRun(rec.userId, await this.#ownerOf(rec.userId), doc, doc.instanceCount);
+    const run = new TaskRun({ userId: rec.userId, owner: await this.#ownerOf(rec.userId), doc, total: doc.instanceCount });
     this.#runs.set(uuid, run);
     await this.#admit(run, taskSegments(doc));
   }
@@ -259,12 +258,12 @@ export class Scheduler {
     await this.#o.executor.updateResources(uuid);
   }
 
-  /** Takes an instant snapshot in the background; the record's status follows it. */
-  snapshot(uuid: string, config: SnapshotRecord['snapshotConfig']): SnapshotRecord {
+  /** Takes an instant snapshot in the background; the record (stored, so it survives a restart) follows it. */
+  async snapshot(uuid: string, config: SnapshotRecord['snapshotConfig']): Promise<SnapshotRecord> {
     const now = new Date();
     const stamp = now.toISOString().replace(/[-:T]/g, '').slice(0, 14);
     let id = `snap_${uuid}_${stamp}`;
-    for (let n = 1; this.#snapshots.has(id); n++) id = `snap_${uuid}_${stamp}_${n}`;
+    for (let n = 1; (await this.#o.store.getSnapshot(uuid, id)) !== undefined; n++) id = `snap_${uuid}_${stamp}_${n}`;
     const record: SnapshotRecord = {
       id,
       taskUuid: uuid,
@@ -275,7 +274,8 @@ export class Scheduler {
       sizeToUpload: null,
       transferredSize: null,
     };
-    this.#snapshots.set(id, record);
+    const save = () => this.#o.store.saveSnapshot(uuid, id, JSON.stringify(record)).catch(() => undefined);
+    await save();
     const run = this.#runs.get(uuid);
     const spec = snapshotSpec(run?.doc, config) ?? undefined;
     void this.#o.executor.snapshot(uuid, spec).then(
@@ -286,15 +286,19 @@ export class Scheduler {
           await this.#persistNow(run);
         }
         Object.assign(record, { status: 'Success', sizeToUpload: r.bytes, transferredSize: r.bytes, lastUpdateDate: new Date().toISOString() });
+        await save();
       },
-      () => Object.assign(record, { status: 'Failure', lastUpdateDate: new Date().toISOString() }),
+      async () => {
+        Object.assign(record, { status: 'Failure', lastUpdateDate: new Date().toISOString() });
+        await save();
+      },
     );
     return record;
   }
 
-  snapshotStatus(uuid: string, id: string): SnapshotRecord | undefined {
-    const r = this.#snapshots.get(id);
-    return r && r.taskUuid === uuid ? r : undefined;
+  async snapshotStatus(uuid: string, id: string): Promise<SnapshotRecord | undefined> {
+    const doc = await this.#o.store.getSnapshot(uuid, id);
+    return doc === undefined ? undefined : (JSON.parse(doc) as SnapshotRecord);
   }
 
   /** Periodic snapshots every `interval` seconds while the task runs (0 stops them). */
@@ -306,7 +310,7 @@ export class Scheduler {
       await this.#persistNow(run);
     }
     if (config.interval > 0 && run && !isFinalTaskState(run.doc.state)) {
-      const timer = setInterval(() => this.snapshot(uuid, config), config.interval * 1000);
+      const timer = setInterval(() => void this.snapshot(uuid, config), config.interval * 1000);
       timer.unref();
       this.#periodic.set(uuid, timer);
     }
@@ -480,8 +484,8 @@ export class Scheduler {
 
   #restoreRun(rec: EntityRecord, owner: string): TaskRun {
     const doc = JSON.parse(rec.doc) as TaskJson;
-    const run = new TaskRun(rec.userId, owner, doc, doc.instanceCount);
-    const status = doc.status as Record<string, unknown> | null;
+    const run = new TaskRun({ userId: rec.userId, owner, doc, total: doc.instanceCount });
+    const status = doc.status;
     run.succeeded.push(...idsOfRange(status?.['succeededRange'], parseAdvancedRange));
     run.failed.push(...idsOfRange(status?.['failedRange'], parseAdvancedRange));
     run.cancelled.push(...idsOfRange(status?.['cancelledRange'], parseAdvancedRange));
@@ -577,7 +581,7 @@ export class Scheduler {
         return;
       }
       case 'instance-event':
-        this.#onRunnerEvent(e.taskUuid, e.instanceId, e.event, run);
+        this.#onRunnerEvent(e, run);
         return;
       case 'instance-finished':
         if (run) this.#onFinished(run, e.result);
@@ -598,9 +602,10 @@ export class Scheduler {
     }
   }
 
-  #onRunnerEvent(taskUuid: string, instanceId: number, ev: RunnerEvent, run: TaskRun | undefined): void {
+  #onRunnerEvent(e: Extract<ExecutorEvent, { type: 'instance-event' }>, run: TaskRun | undefined): void {
+    const { taskUuid, instanceId, event: ev } = e;
     if (ev.type === 'log') {
-      if (!this.#deleted.has(taskUuid)) this.#o.logs.append(taskUuid, instanceId, ev.stream, ev.data);
+      if (!this.#deleted.has(taskUuid)) this.#o.logs.append(taskUuid, { instanceId, stream: ev.stream, data: ev.data });
       return;
     }
     if (!run) return;

@@ -54,12 +54,17 @@ export class TaskRun {
   readonly retryQueue: number[] = [];
   totalRetries = 0;
 
-  constructor(
-    readonly userId: number,
-    readonly owner: string,
-    public doc: TaskJson,
-    readonly total: number,
-  ) {
+  readonly userId: number;
+  readonly owner: string;
+  doc: TaskJson;
+  readonly total: number;
+
+  constructor(init: { userId: number; owner: string; doc: TaskJson; total: number }) {
+    const { doc, total } = init;
+    this.userId = init.userId;
+    this.owner = init.owner;
+    this.doc = doc;
+    this.total = total;
     this.completed = [...doc.completedInstances];
     this.errors = [...doc.errors];
     this.resultsCount = doc.resultsCount;

@@ -90,4 +90,15 @@ export const migrations: Record<string, Migration> = {
       }
     },
   },
+  '0003_snapshots': {
+    // Snapshot records outlive a restart: clients poll their status by id.
+    async up(db) {
+      await sql`CREATE TABLE snapshots (
+        task_uuid TEXT NOT NULL REFERENCES tasks(uuid) ON DELETE CASCADE,
+        id TEXT NOT NULL,
+        doc TEXT NOT NULL,
+        PRIMARY KEY (task_uuid, id)
+      ) WITHOUT ROWID`.execute(db);
+    },
+  },
 };

@@ -52,7 +52,14 @@ export interface EntityCountsTable {
   n: number;
 }
 
+export interface SnapshotsTable {
+  task_uuid: string;
+  id: string;
+  doc: string;
+}
+
 export interface Database {
+  snapshots: SnapshotsTable;
   entity_counts: EntityCountsTable;
   users: UsersTable;
   tasks: EntityTable;

@@ -309,6 +309,21 @@ export class Store implements StoreScope {
     return rows.map((r) => r.key).filter((k) => k.startsWith(prefix));
   }
 
+  // ---- snapshot records
+
+  async saveSnapshot(taskUuid: string, id: string, doc: string): Promise<void> {
+    await this.db
+      .insertInto('snapshots')
+      .values({ task_uuid: taskUuid, id, doc })
+      .onConflict((oc) => oc.columns(['task_uuid', 'id']).doUpdateSet({ doc }))
+      .execute();
+  }
+
+  async getSnapshot(taskUuid: string, id: string): Promise<string | undefined> {
+    const row = await this.db.selectFrom('snapshots').select('doc').where('task_uuid', '=', taskUuid).where('id', '=', id).executeTakeFirst();
+    return row?.doc;
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

@@ -61,7 +61,7 @@ function logRoutes(app: ApiContext, exec: ExecutionControl, stream: LogStream): 
   const full = async (ctx: RequestContext) => {
     const { uuid, instanceId } = await instanceOf(app, ctx);
     const offset = offsetParam(ctx);
-    const slice = exec.readLog(uuid, instanceId, stream, offset);
+    const slice = exec.readLog(uuid, { instanceId, stream, offset });
     // Stateless reads by offset: where the text starts (older bytes may have been dropped) and where to go on.
     ctx.res.setHeader('Hearth-Log-Start', String(slice.start));
     ctx.res.setHeader('Hearth-Log-Next-Offset', String(slice.end));
@@ -176,7 +176,7 @@ export function executionRoutes(app: ApiContext): RouteSpec[] {
       handler: async (ctx) => {
         const row = await findOr404(app.store.tasks, ctx, 'task');
         const input = validateInput(snapshotInput, (await ctx.body()) ?? {}, 'snapshot');
-        const record = exec.snapshot(row.uuid, config(input));
+        const record = await exec.snapshot(row.uuid, config(input));
         return jsonReply(200, { id: record.id });
       },
     },
@@ -200,7 +200,7 @@ export function executionRoutes(app: ApiContext): RouteSpec[] {
       tag: 'tasks',
       handler: async (ctx) => {
         const row = await findOr404(app.store.tasks, ctx, 'task');
-        const status = exec.snapshotStatus(row.uuid, ctx.params['snapshotId']!);
+        const status = await exec.snapshotStatus(row.uuid, ctx.params['snapshotId']!);
         if (!status) throw notFound(`Snapshot not found: '${ctx.params['snapshotId']}'`);
         return jsonReply(200, status);
       },
