@@ -44,7 +44,7 @@ describe('host runtime: snapshots, progress, cancellation results, resource upda
     expect(snap.status).toBe(200);
     expect(snap.json.id).toMatch(new RegExp(`^snap_${uuid}_\\d{14}`));
     const status = await until(async () => {
-      const s = (await t.call('GET', `/tasks/${uuid}/snapshot/${snap.json.id}`)).json;
+      const s = (await t.call('GET', `/tasks/${uuid}/snapshot/${snap.json.id}`)).json as { status: string };
       return s.status === 'Success' || s.status === 'Failure' ? s : undefined;
     }, 'snapshot');
     expect(status).toMatchObject({ taskUuid: uuid, status: 'Success', snapshotConfig: { whitelist: '\\.txt$', bucket: 'out', bucketPrefix: 'early/' } });
@@ -77,14 +77,14 @@ describe('host runtime: snapshots, progress, cancellation results, resource upda
     });
     const uuid = r.json.uuid as string;
     const seen = await until(async () => {
-      const task = (await t.call('GET', `/tasks/${uuid}`)).json;
+      const task = (await t.call('GET', `/tasks/${uuid}`)).json as { progress: number; state: string; status: { executionProgress: number } };
       return task.progress >= 40 && task.state !== 'Success' ? task : undefined;
     }, 'progress');
     expect(seen.progress).toBe(40);
     expect(seen.status.executionProgress).toBe(40);
     const h = await t.call('POST', '/tasks', shellTask('echo HEARTH_PROGRESS=25; sleep 1.5'));
     await until(async () => ((await t.call('GET', `/tasks/${h.json.uuid}`)).json.progress === 25 ? true : undefined), 'progress line');
-    expect((await t.waitFinal(h.json.uuid))['progress']).toBe(100);
+    expect((await t.waitFinal(h.json.uuid as string))['progress']).toBe(100);
   });
 
   it('uploads results on abort when uploadResultsOnCancellation is set', async () => {

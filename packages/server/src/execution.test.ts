@@ -38,7 +38,7 @@ describe('a task runs for real', () => {
       resultsBlacklist: '\\.log$',
     });
     expect(r.status).toBe(201);
-    const task = await t.waitFinal(r.json.uuid);
+    const task = await t.waitFinal(r.json.uuid as string);
     expect(task['state']).toBe('Success');
     expect(task['previousState']).toBeDefined();
     expect(task['progress']).toBe(100);
@@ -75,7 +75,7 @@ describe('a task runs for real', () => {
 
   it('fails an instance with a non-zero exit, quoting the exit code and its stderr', async () => {
     const r = await t.call('POST', '/tasks', shellTask('echo about to fail >&2; exit 3', { instanceCount: 2 }));
-    const task = await t.waitFinal(r.json.uuid);
+    const task = await t.waitFinal(r.json.uuid as string);
     expect(task['state']).toBe('Failure');
     expect(task['status'].failedRange).toBe('0-1');
     const errors = task['errors'] as { code: string; message: string }[];
@@ -86,7 +86,7 @@ describe('a task runs for real', () => {
 
   it('tells a missing command apart', async () => {
     const r = await t.call('POST', '/tasks', shellTask('definitely-not-a-command-hearth'));
-    const task = await t.waitFinal(r.json.uuid);
+    const task = await t.waitFinal(r.json.uuid as string);
     expect(task['state']).toBe('Failure');
     expect(JSON.stringify(task['errors'])).toMatch(/not found|MissingCommand/i);
   });
@@ -108,7 +108,7 @@ describe('a task runs for real', () => {
 
   it('long-polls: GET with ifState answers as soon as the state changes, with the Hearth-Long-Poll header', async () => {
     const r = await t.call('POST', '/tasks', shellTask('sleep 0.3'));
-    const done = await t.waitFinal(r.json.uuid);
+    const done = await t.waitFinal(r.json.uuid as string);
     const res = await t.call('GET', `/tasks/${r.json.uuid}?longPollSeconds=2&ifState=Running`);
     expect(res.headers.get('hearth-long-poll')).toBe('true');
     expect(res.json.state).toBe(done['state']);
@@ -123,7 +123,7 @@ describe('a task runs for real', () => {
 
   it('auto-deletes a finished task after its completion TTL', async () => {
     const r = await t.call('POST', '/tasks', shellTask('true', { autoDeleteOnCompletion: true, completionTimeToLive: '00:00:01' }));
-    await t.waitFinal(r.json.uuid);
+    await t.waitFinal(r.json.uuid as string);
     const deadline = Date.now() + 10_000;
     while ((await t.call('GET', `/tasks/${r.json.uuid}`)).status !== 404) {
       if (Date.now() > deadline) throw new Error('task not auto-deleted');

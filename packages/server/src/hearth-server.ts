@@ -81,14 +81,19 @@ function nodeHardware(): NodeHardware {
  */
 export class HearthServer {
   private closing: Promise<void> | undefined;
+  readonly apiUrl: string;
+  readonly storageUrl: string | null;
+  readonly user: User;
+  readonly dataDir: string;
+  private readonly parts: Parts;
 
-  private constructor(
-    readonly apiUrl: string,
-    readonly storageUrl: string | null,
-    readonly user: User,
-    readonly dataDir: string,
-    private readonly parts: Parts,
-  ) {}
+  private constructor(init: { apiUrl: string; storageUrl: string | null; user: User; dataDir: string; parts: Parts }) {
+    this.apiUrl = init.apiUrl;
+    this.storageUrl = init.storageUrl;
+    this.user = init.user;
+    this.dataDir = init.dataDir;
+    this.parts = init.parts;
+  }
 
   static async start(options: HearthServerOptions = {}): Promise<HearthServer> {
     const dataDir = path.resolve(options.dataDir ?? '.hearth');
@@ -150,7 +155,7 @@ export class HearthServer {
         },
       });
       const apiUrl = await api.listen({ host, port: options.port ?? 8080 });
-      return new HearthServer(apiUrl, storageUrl, user, dataDir, { api, store, gateway, executor, scheduler });
+      return new HearthServer({ apiUrl, storageUrl, user, dataDir, parts: { api, store, gateway, executor, scheduler } });
     } catch (e) {
       for (const step of cleanup) await step().catch(() => undefined);
       throw e;
@@ -196,7 +201,7 @@ function executionControl(scheduler: Scheduler): ExecutionControl {
   return {
     abort: (uuid) => scheduler.abort(uuid),
     updateResources: (uuid) => scheduler.updateResources(uuid),
-    readLog: (uuid, instanceId, stream, offset) => scheduler.logs.read(uuid, instanceId, stream, offset),
+    readLog: (uuid, query) => scheduler.logs.read(uuid, query),
     freshLog: (uuid, instanceId, stream) => scheduler.logs.fresh(uuid, instanceId, stream),
     snapshot: (uuid, config) => scheduler.snapshot(uuid, config),
     snapshotStatus: (uuid, id) => scheduler.snapshotStatus(uuid, id),

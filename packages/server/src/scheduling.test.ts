@@ -35,7 +35,7 @@ describe('dependencies', () => {
     const done = await t.waitFinal(b);
     expect(done['state']).toBe('Success');
     expect(done['dependencies'].state).toBe('dependencyConditionsFulfilled');
-    expect(Date.parse(done['creationDate'])).toBeLessThan(Date.parse(done['endDate']));
+    expect(Date.parse(done['creationDate'] as string)).toBeLessThan(Date.parse(done['endDate'] as string));
   });
 
   it('ends a chain with a clear error when a task in the middle fails, instead of waiting forever', async () => {
@@ -84,7 +84,7 @@ describe('jobs', () => {
     expect((await t.waitFinal(x))['state']).toBe('Cancelled');
     expect((await t.waitFinal(y))['state']).toBe('Cancelled');
     const completed = await until(async () => {
-      const j = (await t.call('GET', `/jobs/${job}`)).json;
+      const j = (await t.call('GET', `/jobs/${job}`)).json as { state: string; previousState: string };
       return j.state === 'Completed' ? j : undefined;
     }, 'job completion');
     expect(completed.previousState).toBe('Terminating');
