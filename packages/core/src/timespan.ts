@@ -40,11 +40,15 @@ export function formatTimeSpan(totalSeconds: number): string {
   return negative ? `-${out}` : out;
 }
 
-export function isTimeSpan(text: string): boolean {
+/** Like {@link parseTimeSpan}, but `undefined` instead of an error. */
+export function tryParseTimeSpan(text: string): number | undefined {
   try {
-    parseTimeSpan(text);
-    return true;
+    return parseTimeSpan(text);
   } catch {
-    return false;
+    return undefined;
   }
+}
+
+export function isTimeSpan(text: string): boolean {
+  return tryParseTimeSpan(text) !== undefined;
 }

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { shellTask, startTestServer, type TestServer } from './test-support/test-server.js';
+import { shellTask, startTestServer, until, type TestServer } from './test-support/test-server.js';
 
 let t: TestServer;
 beforeAll(async () => {
@@ -13,15 +13,6 @@ async function submit(body: Record<string, unknown>): Promise<string> {
   return r.json.uuid as string;
 }
 
-async function until<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('dependencies', () => {
   it('holds a task until the task it depends on succeeds, saying why it waits', async () => {

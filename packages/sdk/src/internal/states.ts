@@ -1,20 +1,6 @@
-import type { TaskState } from '@hearth/core';
+import { RUNNING_TASK_STATES as RUNNING } from '@hearth/core/lite';
 
-/**
- * The states in which `wait()` keeps waiting, as the Python SDK's `RUNNING_DOWNLOADING_STATES`.
- * Kept here rather than imported from `@hearth/core` at runtime: the core index loads zod (~60 ms cold).
- */
-export const RUNNING_TASK_STATES: ReadonlySet<string> = new Set<TaskState>([
-  'Submitted',
-  'PartiallyDispatched',
-  'FullyDispatched',
-  'PartiallyExecuting',
-  'FullyExecuting',
-  'DownloadingResults',
-  'UploadingResults',
-]);
+/** The states in which `wait()` keeps waiting, as the Python SDK's `RUNNING_DOWNLOADING_STATES`. */
+export const RUNNING_TASK_STATES: ReadonlySet<string> = new Set<string>(RUNNING);
 
-/** Exhaustiveness guard for `switch` statements over unions. */
-export function assertNever(value: never): never {
-  throw new Error(`Unexpected value: ${JSON.stringify(value)}`);
-}
+export { assertNever } from '@hearth/core/lite';

@@ -63,3 +63,14 @@ export async function startTestServer(options: HearthServerOptions = {}): Promis
 export function shellTask(command: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return { name: 'shell', profile: 'docker-batch', instanceCount: 1, constants: [{ key: 'DOCKER_CMD', value: command }], ...overrides };
 }
+
+/** Polls `probe` until it returns a value (or the timeout passes). */
+export async function until<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
