@@ -8,6 +8,8 @@ export interface TaskSubmission {
   readonly owner: string;
   /** Instance ids to run (the task's advanced range, or `0-(count-1)`). Kept as ranges, never expanded. */
   readonly instances: readonly RangeSegment[];
+  /** Higher runs first: the scheduler maps OnDemand and Reserved above Flex. @default 0 */
+  readonly priority?: number;
   /** What every instance shares; the executor adds `instanceId` and its own `workRoot`. */
   readonly template: Omit<InstanceSpec, 'instanceId' | 'workRoot'>;
 }

@@ -14,3 +14,4 @@
 export * from './executor.js';
 export { LocalExecutor, type LocalExecutorOptions } from './local-executor.js';
 export { FairQueue, type Dequeued } from './fair-queue.js';
+export { PriorityQueue } from './priority-queue.js';

@@ -23,7 +23,7 @@ import type {
   TaskSubmission,
 } from './executor.js';
 import { ExecutorClosedError } from './executor.js';
-import { FairQueue } from './fair-queue.js';
+import { PriorityQueue } from './priority-queue.js';
 
 export interface LocalExecutorOptions {
   /** Parent of every instance directory. */
@@ -64,7 +64,7 @@ export class LocalExecutor implements Executor {
   readonly slots: number;
   readonly cache: ResourceCache;
   readonly #o: LocalExecutorOptions;
-  readonly #queue = new FairQueue<TaskState>();
+  readonly #queue = new PriorityQueue<TaskState>();
   readonly #tasks = new Map<string, TaskState>();
   readonly #listeners = new Set<ExecutorListener>();
   #running = 0;
@@ -109,7 +109,7 @@ export class LocalExecutor implements Executor {
       return;
     }
     const state: TaskState = { submission: task, remaining: 0, running: new Map() };
-    this.#queue.push({ id: task.taskUuid, owner: task.owner, segments: task.instances, payload: state });
+    this.#queue.push({ id: task.taskUuid, owner: task.owner, segments: task.instances, payload: state, priority: task.priority ?? 0 });
     const queued = this.#queue.has(task.taskUuid);
     if (!queued) {
       // An empty range: nothing to run, but the scheduler still hears that the task is done here.

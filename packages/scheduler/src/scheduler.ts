@@ -507,7 +507,9 @@ export class Scheduler {
     const poolRec = run.doc.poolUuid ? await this.#o.store.pools.get(run.userId, run.doc.poolUuid) : undefined;
     const pool = poolRec ? (JSON.parse(poolRec.doc) as PoolJson) : undefined;
     const template = this.#template(run.doc, { owner, pool });
-    const submission: TaskSubmission = { taskUuid: run.doc.uuid, owner, instances, template };
+    // OnDemand and Reserved capacity is served before Flex (reference §2.3.7).
+    const priority = run.doc.schedulingType === 'Flex' ? 0 : 1;
+    const submission: TaskSubmission = { taskUuid: run.doc.uuid, owner, instances, template, priority };
     await this.#o.executor.submit(submission);
   }
 

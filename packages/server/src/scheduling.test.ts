@@ -163,3 +163,17 @@ describe('retries', () => {
     expect((await t.call('POST', `/tasks/${uuid}/resume`, {})).status).toBe(400);
   });
 });
+
+describe('priorities', () => {
+  it('starts OnDemand work before Flex work queued earlier', async () => {
+    const long = await submit(shellTask('sleep 3'));
+    const short = await submit(shellTask('sleep 1'));
+    const flex = await submit(shellTask('sleep 0.2', { schedulingType: 'Flex' }));
+    const onDemand = await submit(shellTask('sleep 0.2', { schedulingType: 'OnDemand' }));
+    const [f, o] = [await t.waitFinal(flex), await t.waitFinal(onDemand)];
+    expect(o['state']).toBe('Success');
+    expect(Date.parse(o['endDate'])).toBeLessThan(Date.parse(f['endDate']));
+    await t.waitFinal(long);
+    await t.waitFinal(short);
+  });
+});
