@@ -83,9 +83,18 @@ export class TaskRun {
       return this.failed.length === 0 && this.cancelled.length === 0 ? 'Success' : 'Failure';
     }
     if (this.aborting) return 'PendingCancel';
+    return forwardOnly(this.doc.state, this.runningState());
+  }
+
+  /** The running state the instance counts imply right now, before the forward-only rule. */
+  private runningState(): TaskState {
     if (this.active.size === 0 && this.startedOnce.size === 0) return 'Submitted';
-    const executing = [...this.active.values()].filter((a) => a.phase === 'execution').length;
-    const uploading = [...this.active.values()].filter((a) => a.phase === 'upload').length;
+    let executing = 0;
+    let uploading = 0;
+    for (const a of this.active.values()) {
+      if (a.phase === 'execution') executing++;
+      else if (a.phase === 'upload') uploading++;
+    }
     if (this.queued > 0) return executing > 0 ? 'PartiallyExecuting' : 'PartiallyDispatched';
     if (executing > 0) return 'FullyExecuting';
     if (uploading > 0) return 'UploadingResults';
@@ -227,6 +236,26 @@ export class TaskRun {
     for (const a of this.active.values()) if (order.indexOf(a.phase) > order.indexOf(phase)) past++;
     return Math.round((past / this.total) * 10000) / 100;
   }
+}
+
+const RUNNING_ORDER: readonly TaskState[] = [
+  'Submitted',
+  'PartiallyDispatched',
+  'FullyDispatched',
+  'PartiallyExecuting',
+  'FullyExecuting',
+  'DownloadingResults',
+  'UploadingResults',
+];
+
+/**
+ * While a task runs its state only moves forward (reference §3.1): an instance briefly between two phases must not
+ * send a task back from PartiallyExecuting to PartiallyDispatched (and each such flap would cost a durable write).
+ */
+function forwardOnly(current: TaskState, next: TaskState): TaskState {
+  const a = RUNNING_ORDER.indexOf(current);
+  const b = RUNNING_ORDER.indexOf(next);
+  return a > b && b >= 0 ? current : next;
 }
 
 /** Ids of a range string stored in a previous status (`0-3,7`), for restarts. */
