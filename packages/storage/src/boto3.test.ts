@@ -18,7 +18,7 @@ let python: string;
 beforeAll(async () => {
   python = (await run('bash', [path.resolve(here, '../../../scripts/install-boto3.sh')], { timeout: 300_000 })).stdout.trim();
   dir = await tempDir();
-  gw = new S3Gateway({ dataDir: dir.path, credentials: async (id) => (users[id] ? { secret: users[id] } : undefined) });
+  gw = new S3Gateway({ dataDir: dir.path, credentials: (id) => Promise.resolve(users[id] ? { secret: users[id] } : undefined) });
   url = await gw.listen();
 });
 afterAll(async () => {

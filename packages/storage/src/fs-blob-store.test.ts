@@ -78,7 +78,7 @@ describe('FsBlobStore', () => {
   it('a failed write leaves nothing visible, and the previous version intact', async () => {
     await store.createBucket({ owner, bucket: 'bkt4' });
     await store.write({ owner, bucket: 'bkt4', key: 'k' }, Buffer.from('v1'));
-    async function* failing(): AsyncGenerator<Buffer> {
+    function* failing(): Generator<Buffer> {
       yield Buffer.from('partial');
       throw new Error('client went away');
     }
@@ -104,7 +104,7 @@ describe('FsBlobStore', () => {
   });
 
   it('enforces a byte quota', async () => {
-    const limited = new FsBlobStore(dir.path, { maxBytes: async () => 10 });
+    const limited = new FsBlobStore(dir.path, { maxBytes: () => Promise.resolve(10) });
     await limited.createBucket({ owner, bucket: 'quota' });
     await limited.write({ owner, bucket: 'quota', key: 'a' }, Buffer.alloc(6));
     await expect(limited.write({ owner, bucket: 'quota', key: 'b' }, Buffer.alloc(6))).rejects.toSatisfy((e) => isBlobStoreError(e, 'QuotaExceeded'));

@@ -86,7 +86,7 @@ export class FsBlobStore implements BlobStore {
       return Readable.from([]);
     }
     const stream = fh.createReadStream({ start: 0, end: meta.size - 1, highWaterMark: 1 << 20, autoClose: true, ...(options.signal ? { signal: options.signal } : {}) });
-    return stream as unknown as Readable;
+    return stream;
   }
 
   async write(ref: ObjectRef, body: Readable | Buffer, options: BlobWriteOptions = {}): Promise<BlobInfo> {
@@ -118,10 +118,12 @@ export class FsBlobStore implements BlobStore {
     return Math.max(0, max - bytes);
   }
 
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    releaseBackend(this.#backend);
+  close(): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true;
+      releaseBackend(this.#backend);
+    }
+    return Promise.resolve();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

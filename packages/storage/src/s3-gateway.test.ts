@@ -34,12 +34,12 @@ beforeAll(async () => {
   dir = await tempDir();
   gw = new S3Gateway({
     dataDir: path.join(dir.path, 'data'),
-    credentials: async (id) => {
+    credentials: (id) => {
       const u = all.find((x) => x.accessKeyId === id);
-      return u ? { secret: u.secretAccessKey } : undefined;
+      return Promise.resolve(u ? { secret: u.secretAccessKey } : undefined);
     },
     // carol is limited: 2 buckets, 100 bytes.
-    quotas: async (id) => (id === carol.accessKeyId ? { maxBuckets: 2, maxBytes: 100 } : { maxBuckets: 1000, maxBytes: 1e15 }),
+    quotas: (id) => Promise.resolve(id === carol.accessKeyId ? { maxBuckets: 2, maxBytes: 100 } : { maxBuckets: 1000, maxBytes: 1e15 }),
     multipartMaxAgeMs: 60 * 60 * 1000,
     minPartSize: 5,
   });
@@ -96,11 +96,12 @@ describe('S3Gateway authentication', () => {
       };
       const framed0 = signedChunks(data, 65536, { seed: '0'.repeat(64), secret: alice.secretAccessKey, date });
       headers['content-length'] = String(framed0.length);
-      const seed = sign(new URL(url), { method: 'PUT', path: '/edge/chunked', date }, alice, headers);
+      const seed = sign(new URL(url), { method: 'PUT', path: '/edge/chunked', date }, { creds: alice, headers });
       let framed = signedChunks(data, 65536, { seed, secret: alice.secretAccessKey, date });
       if (forge) {
         framed = Buffer.from(framed);
-        framed[framed.length - 200] ^= 1;
+        const at = framed.length - 200;
+        framed.writeUInt8(framed.readUInt8(at) ^ 1, at);
       }
       return rawRequest(url, { method: 'PUT', path: '/edge/chunked', headers, body: framed, unsigned: true });
     };
@@ -189,7 +190,7 @@ describe('S3Gateway accounting and lifecycle', () => {
     const up = await req({ method: 'POST', path: '/edge/abandoned?uploads' });
     const uploadId = /<UploadId>([^<]+)<\/UploadId>/.exec(up.body)?.[1] ?? '';
     expect((await req({ method: 'PUT', path: `/edge/abandoned?partNumber=1&uploadId=${uploadId}`, body: 'part' })).status).toBe(200);
-    const young = new S3Gateway({ dataDir: path.join(dir.path, 'data'), credentials: async () => undefined, multipartMaxAgeMs: 0 });
+    const young = new S3Gateway({ dataDir: path.join(dir.path, 'data'), credentials: () => Promise.resolve(undefined), multipartMaxAgeMs: 0 });
     const swept = await young.sweep();
     await young.close();
     expect(swept.uploads).toBeGreaterThanOrEqual(1);

@@ -66,7 +66,9 @@ export function sha256hex(data: string | Buffer): string {
 
 const keyCache = new Map<string, Buffer>();
 
-export function signingKey(secret: string, date: string, region: string, service: string): Buffer {
+/** The SigV4 signing key of `secret` for a credential scope (`date` is YYYYMMDD), cached. */
+export function signingKey(secret: string, scope: { date: string; region: string; service: string }): Buffer {
+  const { date, region, service } = scope;
   const id = `${secret}\0${date}\0${region}\0${service}`;
   let k = keyCache.get(id);
   if (!k) {
@@ -236,7 +238,7 @@ export async function verifyRequest(input: VerifyInput): Promise<AuthResult> {
 
   const secret = await input.secretOf(accessKeyId);
   if (secret === undefined) throw new S3Error('InvalidAccessKeyId', 'The AWS Access Key Id you provided does not exist in our records.', { extra: { AWSAccessKeyId: accessKeyId } });
-  const key = signingKey(secret, date, region, service);
+  const key = signingKey(secret, { date, region, service });
   const scope = `${date}/${region}/${service}/aws4_request`;
   const canonical = canonicalRequest({
     method: input.method,

@@ -44,8 +44,9 @@ export function signingKeyFor(secret: string, day: string): Buffer {
   return hmac(hmac(hmac(hmac(`AWS4${secret}`, day), 'us-east-1'), 's3'), 'aws4_request');
 }
 
-/** Signs in place: adds host, x-amz-date, x-amz-content-sha256 and Authorization. Returns the seed signature. */
-export function sign(endpoint: URL, req: RawRequest, creds: Creds, headers: Record<string, string>): string {
+/** Signs `as.headers` in place: adds host, x-amz-date, x-amz-content-sha256 and Authorization. Returns the seed signature. */
+export function sign(endpoint: URL, req: RawRequest, as: { creds: Creds; headers: Record<string, string> }): string {
+  const { creds, headers } = as;
   const date = req.date ?? new Date();
   const t = amzDate(date);
   const day = t.slice(0, 8);
@@ -106,7 +107,7 @@ export function rawRequest(endpoint: string, req: RawRequest, creds?: Creds): Pr
   const headers: Record<string, string> = { ...(req.headers ?? {}) };
   const body = req.body === undefined ? undefined : Buffer.from(req.body);
   headers['content-length'] ??= String(req.contentLength ?? body?.length ?? 0);
-  if (!req.unsigned && creds) sign(url, req, creds, headers);
+  if (!req.unsigned && creds) sign(url, req, { creds, headers });
   return new Promise((resolve, reject) => {
     const r = http.request({ host: url.hostname, port: url.port, method: req.method, path: req.path, headers, agent: false }, (res) => {
       const parts: Buffer[] = [];
