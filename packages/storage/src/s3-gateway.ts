@@ -173,7 +173,7 @@ export class S3Gateway {
   // ---- request handling ----
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const requestId = randomBytes(8).toString('hex').toUpperCase();
+    const requestId = nextRequestId();
     res.setHeader('x-amz-request-id', requestId);
     res.setHeader('x-amz-id-2', requestId);
     res.setHeader('Server', 'Hearth');
@@ -542,7 +542,7 @@ export class S3Gateway {
 
   async #getObject(ctx: Ctx, bucket: string, key: string, head: boolean): Promise<void> {
     checkVersionId(ctx.query);
-    const { fh, meta } = await this.#backend.openObject(ctx.owner, bucket, key);
+    const { fh, meta, data } = await this.#backend.openObject(ctx.owner, bucket, key);
     let handed = false;
     try {
       const res = ctx.res;
@@ -584,6 +584,11 @@ export class S3Gateway {
       res.writeHead(status, headers);
       if (head || end < start) {
         res.end();
+        return;
+      }
+      if (data) {
+        // A small object was read whole with its metadata: one write, no stream.
+        res.end(data.subarray(start, end + 1));
         return;
       }
       handed = true;
@@ -778,6 +783,14 @@ export class S3Gateway {
       })),
     });
   }
+}
+
+/** Unique per process: a random prefix and a counter (no entropy drawn per request). */
+const requestIdPrefix = randomBytes(4).toString('hex').toUpperCase();
+let requestCounter = 0;
+function nextRequestId(): string {
+  requestCounter = (requestCounter + 1) % 0x1_0000_0000;
+  return requestIdPrefix + requestCounter.toString(16).toUpperCase().padStart(8, '0');
 }
 
 function owner(id: string): { ID: string; DisplayName: string } {

@@ -7,7 +7,8 @@ import type { IndexEntry } from './key-index.js';
 import { KeyIndex } from './key-index.js';
 import { assertBucketName, assertKey, isValidBucketName } from './names.js';
 import type { ObjectMeta } from './object-file.js';
-import { finishTemp, footerOf, readFooter, writeTemp } from './object-file.js';
+import { finishTemp, footerOf, readFooter, readObjectHead, writeTemp } from './object-file.js';
+import { DirSync } from './dir-sync.js';
 import { S3Error } from './s3-error.js';
 
 /**
@@ -79,6 +80,8 @@ export class FsBackend {
   readonly #uploads = new Map<string, UploadRecord>();
   readonly #locks = new Map<string, Promise<unknown>>();
   readonly #dirs = new Set<string>();
+  /** Group commit for directory fsyncs (renames into place, deletes, new directories). */
+  readonly dirSync = new DirSync();
 
   constructor(dataDir: string, options: { minPartSize?: number } = {}) {
     this.dataDir = path.resolve(dataDir);
@@ -183,6 +186,7 @@ export class FsBackend {
       const tmp = path.join(this.#tmpDir, `${randomUUID()}.bucket`);
       await writeFile(tmp, JSON.stringify(created), { flush: true });
       await rename(tmp, path.join(dir, 'bucket.json'));
+      await Promise.all([this.dirSync.sync(dir), this.dirSync.sync(this.#bucketsDir)]);
       this.#buckets.set(name, created);
       return 'created';
     });
@@ -250,7 +254,8 @@ export class FsBackend {
 
   async #ensureDir(dir: string): Promise<void> {
     if (this.#dirs.has(dir)) return;
-    await mkdir(dir, { recursive: true });
+    // A shard directory made now must itself survive a crash before anything renamed into it can.
+    if ((await mkdir(dir, { recursive: true })) !== undefined) await this.dirSync.sync(path.dirname(dir));
     this.#dirs.add(dir);
   }
 
@@ -262,8 +267,11 @@ export class FsBackend {
     return meta;
   }
 
-  /** Opens an object; the handle stays valid even if the object is replaced or deleted meanwhile. */
-  async openObject(owner: string, bucket: string, key: string): Promise<{ fh: FileHandle; meta: ObjectMeta }> {
+  /**
+   * Opens an object; the handle stays valid even if the object is replaced or deleted meanwhile. A small object comes
+   * with its bytes (`data`), read together with its metadata.
+   */
+  async openObject(owner: string, bucket: string, key: string): Promise<{ fh: FileHandle; meta: ObjectMeta; data?: Buffer | undefined }> {
     await this.requireBucket(owner, bucket);
     assertKey(key);
     let fh: FileHandle;
@@ -274,9 +282,9 @@ export class FsBackend {
       throw e;
     }
     try {
-      const meta = await readFooter(fh);
+      const { meta, data } = await readObjectHead(fh);
       if (meta.key !== key) throw noSuchKey(key);
-      return { fh, meta };
+      return { fh, meta, data };
     } catch (e) {
       await fh.close();
       throw e;
@@ -317,16 +325,23 @@ export class FsBackend {
       await rm(tempPath, { force: true });
       throw e;
     }
+    // Acknowledge only once the new directory entry is on disk (shared with concurrent commits into this shard).
+    // Outside the key lock: a later writer of the same key only needs the rename order, which the lock gave.
+    await this.dirSync.sync(path.dirname(dest));
   }
 
   async deleteObject(owner: string, bucket: string, key: string): Promise<void> {
     await this.requireBucket(owner, bucket);
     assertKey(key);
+    const file = this.#objectPath(bucket, key);
+    let removed = false;
     await this.#lock(`obj:${bucket}\0${key}`, async () => {
       const idx = await this.index(bucket);
-      await rm(this.#objectPath(bucket, key), { force: true });
+      removed = idx.get(key) !== undefined;
+      await rm(file, { force: true });
       idx.delete(key);
     });
+    if (removed) await this.dirSync.sync(path.dirname(file));
   }
 
   /** Streams an open object's bytes `[start, end]` (inclusive) and closes the handle at the end. */
@@ -359,7 +374,8 @@ export class FsBackend {
     };
     const dir = path.join(this.#mpDir, uploadId);
     await mkdir(dir);
-    await writeFile(path.join(dir, 'upload.json'), JSON.stringify(rec));
+    await writeFile(path.join(dir, 'upload.json'), JSON.stringify(rec), { flush: true });
+    await Promise.all([this.dirSync.sync(dir), this.dirSync.sync(this.#mpDir)]);
     this.#uploads.set(uploadId, rec);
     return rec;
   }
@@ -398,6 +414,7 @@ export class FsBackend {
     try {
       if (!this.#uploads.has(upload.uploadId)) throw new S3Error('NoSuchUpload', 'The specified upload does not exist.', { extra: { UploadId: upload.uploadId } });
       await rename(temp.path, this.#partPath(upload.uploadId, partNumber));
+      await this.dirSync.sync(path.join(this.#mpDir, upload.uploadId));
     } catch (e) {
       await rm(temp.path, { force: true });
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new S3Error('NoSuchUpload', 'The specified upload does not exist.', { extra: { UploadId: upload.uploadId } });

@@ -41,25 +41,60 @@ export function footerOf(meta: ObjectMeta): Buffer {
   return Buffer.concat([json, tail]);
 }
 
+/** Objects up to about this size are read whole, footer included, by one read from offset 0. */
+export const SMALL_OBJECT = 64 * 1024;
+
 /** Reads the metadata of an open object file; the data is bytes `[0, meta.size)`. */
 export async function readFooter(fh: FileHandle): Promise<ObjectMeta> {
+  return (await readObjectHead(fh)).meta;
+}
+
+/**
+ * Reads an open object file's metadata, and for a small object its bytes too: one read of {@link SMALL_OBJECT} bytes
+ * at offset 0 gets a whole small file (a short read of a regular file means end of file), so a small GET costs one
+ * read instead of a stat, a footer read and a data read. Larger files fall back to stat + footer.
+ */
+export async function readObjectHead(fh: FileHandle): Promise<{ meta: ObjectMeta; data: Buffer | undefined }> {
+  const first = Buffer.allocUnsafe(SMALL_OBJECT);
+  const { bytesRead } = await fh.read(first, 0, first.length, 0);
+  if (bytesRead < first.length) {
+    const whole = first.subarray(0, bytesRead);
+    const meta = parseFooter(whole, bytesRead, undefined);
+    if (meta) return { meta, data: whole.subarray(0, meta.size) };
+  }
   const { size } = await fh.stat();
   if (size < TAIL) throw new Error('corrupt object file: too short');
   const want = Math.min(size, 8192);
   const buf = Buffer.allocUnsafe(want);
   await readFully(fh, buf, size - want);
-  if (!buf.subarray(want - MAGIC.length).equals(MAGIC)) throw new Error('corrupt object file: bad magic');
-  const len = buf.readUInt32BE(want - TAIL);
-  let json: Buffer;
-  if (len + TAIL <= want) json = buf.subarray(want - TAIL - len, want - TAIL);
-  else {
-    if (len + TAIL > size) throw new Error('corrupt object file: bad footer length');
-    json = Buffer.allocUnsafe(len);
+  const meta = parseFooter(buf, size, async (len) => {
+    const json = Buffer.allocUnsafe(len);
     await readFully(fh, json, size - TAIL - len);
-  }
-  const meta = JSON.parse(json.toString('utf8')) as ObjectMeta;
-  if (meta.size !== size - TAIL - len) throw new Error('corrupt object file: size mismatch');
-  return meta;
+    return json;
+  });
+  return { meta: meta instanceof Promise ? await meta : (meta ?? fail('bad magic')), data: undefined };
+}
+
+/** The footer of a file whose last `buf.length` bytes are `buf`; `readJson` fetches a footer longer than `buf`. */
+function parseFooter(buf: Buffer, size: number, readJson: undefined): ObjectMeta | undefined;
+function parseFooter(buf: Buffer, size: number, readJson: (len: number) => Promise<Buffer>): ObjectMeta | Promise<ObjectMeta> | undefined;
+function parseFooter(buf: Buffer, size: number, readJson: ((len: number) => Promise<Buffer>) | undefined): ObjectMeta | Promise<ObjectMeta> | undefined {
+  const n = buf.length;
+  if (n < TAIL || !buf.subarray(n - MAGIC.length).equals(MAGIC)) return undefined;
+  const len = buf.readUInt32BE(n - TAIL);
+  if (len + TAIL > size) fail('bad footer length');
+  const check = (json: Buffer): ObjectMeta => {
+    const meta = JSON.parse(json.toString('utf8')) as ObjectMeta;
+    if (meta.size !== size - TAIL - len) fail('size mismatch');
+    return meta;
+  };
+  if (len + TAIL <= n) return check(buf.subarray(n - TAIL - len, n - TAIL));
+  if (!readJson) return undefined;
+  return readJson(len).then(check);
+}
+
+function fail(what: string): never {
+  throw new Error(`corrupt object file: ${what}`);
 }
 
 async function readFully(fh: FileHandle, buf: Buffer, position: number): Promise<void> {
@@ -84,11 +119,17 @@ export interface TempObject {
   readonly md5: Buffer;
 }
 
+/** A temp file still open, with its last bytes not yet written (so the footer joins them in one write). */
+export interface OpenTemp extends TempObject {
+  readonly fh: FileHandle;
+  readonly pending: readonly Buffer[];
+}
+
 /**
  * Streams `body` into a new temp file in `tmpDir` and returns its size and MD5. The caller appends the footer with
  * {@link finishTemp}. Any failure (including a verifier throwing from inside `body`) removes the file.
  */
-export async function writeTemp(tmpDir: string, body: AsyncIterable<Buffer | Uint8Array | string> | Iterable<Buffer | Uint8Array | string>, options: WriteTempOptions = {}): Promise<TempObject & { fh: FileHandle }> {
+export async function writeTemp(tmpDir: string, body: AsyncIterable<Buffer | Uint8Array | string> | Iterable<Buffer | Uint8Array | string>, options: WriteTempOptions = {}): Promise<OpenTemp> {
   const file = path.join(tmpDir, `${randomUUID()}.tmp`);
   const fh = await open(file, 'wx');
   const md5 = createHash('md5');
@@ -96,17 +137,17 @@ export async function writeTemp(tmpDir: string, body: AsyncIterable<Buffer | Uin
   let batch: Buffer[] = [];
   let batchBytes = 0;
   let unsynced = 0;
+  // One batch is written (in the thread pool) while the next one arrives from the socket: receiving and writing
+  // overlap, and at most two batches are held per upload.
+  let writing: Promise<void> = Promise.resolve();
   let syncing: Promise<unknown> = Promise.resolve();
-  const flush = async (): Promise<void> => {
-    if (batchBytes === 0) return;
-    const bufs = batch;
-    unsynced += batchBytes;
-    batch = [];
-    batchBytes = 0;
-    await fh.writev(bufs);
+  const write = async (bufs: Buffer[], bytes: number): Promise<void> => {
+    const { bytesWritten } = await fh.writev(bufs);
+    if (bytesWritten !== bytes) throw new Error('short write');
+    unsynced += bytes;
     if (unsynced >= EARLY_SYNC) {
       unsynced = 0;
-      // One background datasync at a time; errors surface at the final fsync anyway.
+      // One background datasync at a time; errors surface at the final sync anyway.
       syncing = syncing.then(() => fh.datasync()).catch(() => undefined);
     }
   };
@@ -120,13 +161,21 @@ export async function writeTemp(tmpDir: string, body: AsyncIterable<Buffer | Uin
       md5.update(b);
       batch.push(b);
       batchBytes += b.length;
-      if (batchBytes >= BATCH) await flush();
+      if (batchBytes >= BATCH) {
+        await writing;
+        writing = write(batch, batchBytes);
+        // Surfaced by the next `await writing`; never an unhandled rejection meanwhile.
+        writing.catch(() => undefined);
+        batch = [];
+        batchBytes = 0;
+      }
     }
     options.signal?.throwIfAborted();
-    await flush();
+    await writing;
     await syncing;
-    return { path: file, size, md5: md5.digest(), fh };
+    return { path: file, size, md5: md5.digest(), fh, pending: batch };
   } catch (e) {
+    await writing.catch(() => undefined);
     await syncing;
     await fh.close().catch(() => undefined);
     await rm(file, { force: true });
@@ -134,11 +183,17 @@ export async function writeTemp(tmpDir: string, body: AsyncIterable<Buffer | Uin
   }
 }
 
-/** Appends the footer, fsyncs and closes the temp file; on failure removes it. */
-export async function finishTemp(temp: TempObject & { fh: FileHandle }, meta: ObjectMeta): Promise<void> {
+/**
+ * Writes the last bytes and the footer (one write: a small object is a single write), makes them durable and closes
+ * the temp file; on failure removes it. `fdatasync` is enough: it flushes the data and the size, which is all a read
+ * needs, and the name only matters once the file is renamed into place (the caller then syncs that directory).
+ */
+export async function finishTemp(temp: OpenTemp, meta: ObjectMeta): Promise<void> {
   try {
-    await temp.fh.write(footerOf(meta));
-    await temp.fh.sync();
+    const last = [...temp.pending, footerOf(meta)];
+    const { bytesWritten } = await temp.fh.writev(last);
+    if (bytesWritten !== last.reduce((n, b) => n + b.length, 0)) throw new Error('short write');
+    await temp.fh.datasync();
     await temp.fh.close();
   } catch (e) {
     await temp.fh.close().catch(() => undefined);
