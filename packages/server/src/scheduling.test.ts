@@ -172,7 +172,7 @@ describe('priorities', () => {
     const onDemand = await submit(shellTask('sleep 0.2', { schedulingType: 'OnDemand' }));
     const [f, o] = [await t.waitFinal(flex), await t.waitFinal(onDemand)];
     expect(o['state']).toBe('Success');
-    expect(Date.parse(o['endDate'])).toBeLessThan(Date.parse(f['endDate']));
+    expect(Date.parse(o['endDate'] as string)).toBeLessThan(Date.parse(f['endDate'] as string));
     await t.waitFinal(long);
     await t.waitFinal(short);
   });
