@@ -1,6 +1,6 @@
 // Tasks through the whole server (API → scheduler → local executor → runner), on the host runtime, beside
 // `xargs -P <cores>` running the same commands in the same run.
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import { startHearth, percentile } from './support.mjs';
 
@@ -10,7 +10,8 @@ const cores = os.availableParallelism();
 
 async function api(h, method, p, body) {
   const r = await fetch(h.apiUrl + p, { method, headers: { authorization: h.token, 'content-type': 'application/json' }, ...(body ? { body: JSON.stringify(body) } : {}) });
-  return r.json();
+  const text = await r.text();
+  return text ? JSON.parse(text) : undefined;
 }
 
 async function waitState(h, uuid, done) {
@@ -90,6 +91,5 @@ export async function run() {
   } finally {
     await h.stop();
   }
-  void spawn;
   return rows;
 }

@@ -6,7 +6,7 @@ export interface Quotas {
   readonly maxTask: number;
   /** @default 1000 */
   readonly maxRunningTask: number;
-  /** @default 100000 */
+  /** Instances one user may run at once; the rest wait, saying so. @default 100000 */
   readonly maxInstances: number;
   /** @default 64 */
   readonly maxCores: number;
@@ -100,6 +100,8 @@ export interface ExecutionControl {
   snapshot(uuid: string, config: SnapshotConfig): Promise<{ id: string }>;
   snapshotStatus(uuid: string, id: string): Promise<object | undefined>;
   periodicSnapshot(uuid: string, config: SnapshotConfig & { interval: number }): Promise<void>;
+  /** Instances the user runs right now. */
+  runningInstances(email: string): number;
   /** Active → Terminating (unfinished tasks aborted) → Completed. */
   terminateJob(userId: number, uuid: string): Promise<void>;
   /** → Closing (unfinished tasks aborted) → Closed. */

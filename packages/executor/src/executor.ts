@@ -74,6 +74,8 @@ export interface Executor extends AsyncDisposable {
   /** Adds a listener; returns the function that removes it. */
   subscribe(listener: ExecutorListener): () => void;
   stats(): ExecutorStats;
+  /** Instances one owner runs right now. */
+  runningFor(owner: string): number;
   /** Stops intake, drains or aborts running instances, frees everything. Idempotent. */
   close(options?: ExecutorCloseOptions): Promise<void>;
 }

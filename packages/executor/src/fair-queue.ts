@@ -54,9 +54,17 @@ export class FairQueue<T> {
     this.#size += count;
   }
 
-  shift(): Dequeued<T> | undefined {
-    const owner = this.#ring.shift();
-    if (owner === undefined) return undefined;
+  /**
+   * The next instance, round-robin across owners. Owners for which `canServe` is false (a quota reached) keep their
+   * place and are passed over; the cost is one check per owner, never per queued instance.
+   */
+  shift(canServe?: (owner: string) => boolean): Dequeued<T> | undefined {
+    let at = 0;
+    if (canServe) {
+      while (at < this.#ring.length && !canServe(this.#ring[at]!)) at++;
+    }
+    if (at >= this.#ring.length) return undefined;
+    const [owner] = this.#ring.splice(at, 1) as [string];
     const list = this.#byOwner.get(owner) as QueuedTask<T>[];
     const task = list[0] as QueuedTask<T>;
     const seg = task.segments[0] as RangeSegment;

@@ -36,6 +36,8 @@ export interface LocalExecutorOptions {
   readonly cache?: ResourceCache;
   /** Passed to every runner (runtime, sandbox, cgroups, grace period, docker engine, sample interval). @default {} */
   readonly runner?: Omit<RunnerOptions, 'blobStore' | 'cache' | 'onEvent' | 'signal'>;
+  /** Instances one owner may run at once (a per-user quota); the rest wait in the queue. @default no limit */
+  readonly maxRunningPerOwner?: (owner: string) => number;
   /** A first listener, same as `subscribe()`. */
   readonly onEvent?: ExecutorListener;
 }
@@ -68,6 +70,7 @@ export class LocalExecutor implements Executor {
   readonly #tasks = new Map<string, TaskState>();
   readonly #listeners = new Set<ExecutorListener>();
   #running = 0;
+  readonly #runningByOwner = new Map<string, number>();
   #closed = false;
   #closing: Promise<void> | undefined;
   readonly #idle: Array<() => void> = [];
@@ -208,17 +211,25 @@ export class LocalExecutor implements Executor {
   }
 
   /** Fills free slots from the queue. Called on submit and whenever an instance ends. */
+  /** Instances an owner runs right now (for quotas and pending reasons). */
+  runningFor(owner: string): number {
+    return this.#runningByOwner.get(owner) ?? 0;
+  }
+
   #pump(): void {
+    const limit = this.#o.maxRunningPerOwner;
+    const canServe = limit ? (owner: string) => this.runningFor(owner) < limit(owner) : undefined;
     while (!this.#closed && this.#running < this.slots) {
-      const next = this.#queue.shift();
+      const next = this.#queue.shift(canServe);
       if (!next) return;
       this.#launch(next.payload, next.instanceId);
     }
   }
 
   #launch(state: TaskState, instanceId: number, leftover?: LeftoverInstance): void {
-    const { taskUuid } = state.submission;
+    const { taskUuid, owner } = state.submission;
     this.#running++;
+    this.#runningByOwner.set(owner, this.runningFor(owner) + 1);
     const runnerOptions: RunnerOptions = {
       ...this.#o.runner,
       cache: this.cache,
@@ -235,10 +246,13 @@ export class LocalExecutor implements Executor {
   }
 
   #finished(state: TaskState, instanceId: number, result: InstanceResult): void {
-    const { taskUuid } = state.submission;
+    const { taskUuid, owner } = state.submission;
     state.running.delete(instanceId);
     state.remaining--;
     this.#running--;
+    const mine = this.runningFor(owner) - 1;
+    if (mine > 0) this.#runningByOwner.set(owner, mine);
+    else this.#runningByOwner.delete(owner);
     this.#emit({ type: 'instance-finished', taskUuid, instanceId, result });
     this.#maybeDrained(taskUuid, state);
     if (this.#running === 0) for (const resolve of this.#idle.splice(0)) resolve();

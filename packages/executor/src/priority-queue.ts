@@ -41,9 +41,9 @@ export class PriorityQueue<T> {
     return this.#tier(entry).append(entry);
   }
 
-  shift(): Dequeued<T> | undefined {
+  shift(canServe?: (owner: string) => boolean): Dequeued<T> | undefined {
     for (const p of this.#order) {
-      const next = this.#tiers.get(p)!.shift();
+      const next = this.#tiers.get(p)!.shift(canServe);
       if (next) {
         if (!this.#tiers.get(p)!.has(next.taskId)) this.#tierOf.delete(next.taskId);
         return next;

@@ -36,6 +36,8 @@ export interface SchedulerOptions {
    * clients may not, and results must not be lost for want of a bucket. @default none
    */
   readonly ensureBucket?: (owner: string, bucket: string) => Promise<void>;
+  /** Instances one user may run at once, to say so when it is what holds a task back. @default no limit */
+  readonly runningQuota?: (owner: string) => number;
   /** How often a running task's document is written back (state transitions are written at once). @default 250 */
   readonly persistIntervalMs?: number;
 }
@@ -365,6 +367,9 @@ export class Scheduler {
 
   #queueReason(run: TaskRun): string | undefined {
     if (run.queued <= 0) return undefined;
+    const quota = this.#o.runningQuota?.(run.owner);
+    const mine = this.#o.executor.runningFor(run.owner);
+    if (quota !== undefined && mine >= quota) return `quota of ${quota} running instances reached (${mine} running)`;
     const stats = this.#o.executor.stats();
     return stats.running >= stats.slots
       ? `no free slot (${stats.running} of ${stats.slots} busy); ${stats.queued} instances queued`

@@ -123,6 +123,7 @@ export class HearthServer {
         blobStore: gateway.blobStore,
         ...(options.slots ? { slots: options.slots } : {}),
         runner: { sandbox: options.sandbox ?? 'auto' },
+        maxRunningPerOwner: () => quotas.maxInstances,
       });
       cleanup.unshift(() => executor.close({ leaveRunning: true }));
       const scheduler = new Scheduler({
@@ -133,6 +134,7 @@ export class HearthServer {
         runtime: options.runtime ?? 'auto',
         storageHost: () => new URL(storageUrl).host,
         ensureBucket: (owner, bucket) => gateway.blobStore.createBucket({ owner, bucket }),
+        runningQuota: () => quotas.maxInstances,
       });
       cleanup.unshift(() => scheduler.close());
       await scheduler.start();
@@ -147,7 +149,7 @@ export class HearthServer {
           usage: (email) => gateway.usage(email),
           bucketExists: (email, bucket) => gateway.blobStore.bucketExists({ owner: email, bucket }),
         },
-        execution: executionControl(scheduler),
+        execution: executionControl(scheduler, executor),
         hooks: {
           taskCreated: (uuid) => void scheduler.taskCreated(uuid).catch((e: unknown) => console.error(`hearth: task ${uuid}`, e)),
           taskDeleted: (uuid) => void scheduler.taskDeleted(uuid),
@@ -197,8 +199,9 @@ export class HearthServer {
   }
 }
 
-function executionControl(scheduler: Scheduler): ExecutionControl {
+function executionControl(scheduler: Scheduler, executor: LocalExecutor): ExecutionControl {
   return {
+    runningInstances: (email) => executor.runningFor(email),
     abort: (uuid) => scheduler.abort(uuid),
     updateResources: (uuid) => scheduler.updateResources(uuid),
     readLog: (uuid, query) => scheduler.logs.read(uuid, query),

@@ -177,3 +177,25 @@ describe('priorities', () => {
     await t.waitFinal(short);
   });
 });
+
+describe('quotas at dispatch', () => {
+  it('holds a user to their running-instance quota, saying so, while slots stay free for others', async () => {
+    const q = await startTestServer({ slots: 2, sandbox: 'none', quotas: { maxInstances: 1 } });
+    try {
+      const first = (await q.call('POST', '/tasks', shellTask('sleep 1.5'))).json.uuid as string;
+      const second = (await q.call('POST', '/tasks', shellTask('sleep 0.1'))).json.uuid as string;
+      const reason = await until(async () => {
+        const s = (await q.call('GET', `/tasks/${second}`)).json.status;
+        return typeof s?.pendingReason === 'string' && /quota/.test(s.pendingReason) ? (s.pendingReason as string) : undefined;
+      }, 'a quota reason');
+      expect(reason).toMatch(/quota of 1 running instances reached/);
+      expect((await q.call('GET', '/info')).json.runningInstanceCount).toBe(1);
+      const [a, b] = [await q.waitFinal(first), await q.waitFinal(second)];
+      expect(b['state']).toBe('Success');
+      // The second task could only start once the first had ended.
+      expect(Date.parse(b['endDate'])).toBeGreaterThan(Date.parse(a['endDate']));
+    } finally {
+      await q.close();
+    }
+  });
+});

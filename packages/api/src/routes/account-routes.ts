@@ -59,13 +59,14 @@ function carbonFacts(datacenter: string | null) {
 
 export function accountRoutes(app: ApiContext): RouteSpec[] {
   const q = app.quotas;
-  const computing = async (userId: number) => {
-    const running = await app.store.tasks.count(userId, { excludeStates: [...FINAL_TASK_STATES, 'Submitted'] });
+  // One core per running instance on the local executor.
+  const computing = (email: string) => {
+    const running = app.execution?.runningInstances(email) ?? 0;
     const quota: ComputingQuotaJson = {
       maxCores: q.maxCores,
-      runningCoresCount: 0,
+      runningCoresCount: running,
       maxInstances: q.maxInstances,
-      runningInstancesCount: 0,
+      runningInstancesCount: running,
     };
     return { running, quota };
   };
@@ -84,14 +85,14 @@ export function accountRoutes(app: ApiContext): RouteSpec[] {
       tag: 'account',
       handler: async (ctx) => {
         const uid = ctx.user.id;
-        const [taskCount, runningTaskCount, poolCount, runningPoolCount, jobCount, usage, comp] = await Promise.all([
+        const comp = computing(ctx.user.email);
+        const [taskCount, runningTaskCount, poolCount, runningPoolCount, jobCount, usage] = await Promise.all([
           app.store.tasks.count(uid),
           app.store.tasks.count(uid, { excludeStates: FINAL_TASK_STATES }),
           app.store.pools.count(uid),
           app.store.pools.count(uid, { excludeStates: FINAL_POOL_STATES }),
           app.store.jobs.count(uid),
           app.storage.usage ? app.storage.usage(ctx.user.email) : Promise.resolve({ bucketCount: 0, bytes: 0 }),
-          computing(uid),
         ]);
         const info: UserInfoJson = {
           email: ctx.user.email,
@@ -112,8 +113,8 @@ export function accountRoutes(app: ApiContext): RouteSpec[] {
           runningPoolCount,
           jobCount,
           maxJob: q.maxJob,
-          runningInstanceCount: 0,
-          runningCoreCount: 0,
+          runningInstanceCount: comp.running,
+          runningCoreCount: comp.running,
           computingQuotas: {
             user: { flex: comp.quota, onDemand: comp.quota, reserved: [] },
             organization: { name: 'self-hosted', flex: comp.quota, onDemand: comp.quota, reserved: [] },
@@ -128,8 +129,8 @@ export function accountRoutes(app: ApiContext): RouteSpec[] {
       path: '/quotas/computing-quotas/user',
       summary: "The user's computing quotas",
       tag: 'account',
-      handler: async (ctx) => {
-        const { quota } = await computing(ctx.user.id);
+      handler: (ctx) => {
+        const { quota } = computing(ctx.user.email);
         return jsonReply(200, { flex: quota, onDemand: quota, reserved: [] });
       },
     },
@@ -138,8 +139,8 @@ export function accountRoutes(app: ApiContext): RouteSpec[] {
       path: '/quotas/computing-quotas/organization',
       summary: "The organization's computing quotas (a self-hosted server is one organization)",
       tag: 'account',
-      handler: async (ctx) => {
-        const { quota } = await computing(ctx.user.id);
+      handler: (ctx) => {
+        const { quota } = computing(ctx.user.email);
         return jsonReply(200, { name: 'self-hosted', flex: quota, onDemand: quota, reserved: [] });
       },
     },
