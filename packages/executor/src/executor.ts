@@ -12,6 +12,11 @@ export interface TaskSubmission {
   readonly priority?: number;
   /** What every instance shares; the executor adds `instanceId` and its own `workRoot`. */
   readonly template: Omit<InstanceSpec, 'instanceId' | 'workRoot'>;
+  /**
+   * Run only on the slots reserved for this group (a pool), from the group's own queue. Instances of a group with no
+   * slots (yet) wait in that queue. @default the shared slots
+   */
+  readonly group?: string;
 }
 
 export type ExecutorEvent =
@@ -36,6 +41,8 @@ export interface ExecutorStats {
   readonly queued: number;
   /** Tasks with queued or running instances. */
   readonly tasks: number;
+  /** Slots reserved by groups (pools); the shared capacity is `slots - reserved`. */
+  readonly reserved: number;
 }
 
 export interface CancelOptions {
@@ -76,6 +83,15 @@ export interface Executor extends AsyncDisposable {
   stats(): ExecutorStats;
   /** Instances one owner runs right now. */
   runningFor(owner: string): number;
+  /**
+   * Takes up to `slots` slots out of the shared capacity for `group` (replacing what it held) and answers how many it
+   * got: never more than are not reserved by other groups. Running shared instances finish where they are.
+   */
+  reserve(group: string, slots: number): number;
+  /** Returns a group's slots to the shared capacity; its queued instances are cancelled. Unknown groups are a no-op. */
+  release(group: string): void;
+  /** Slots a group holds (0 when unknown). */
+  reserved(group: string): number;
   /** Stops intake, drains or aborts running instances, frees everything. Idempotent. */
   close(options?: ExecutorCloseOptions): Promise<void>;
 }

@@ -42,8 +42,16 @@ export interface LocalExecutorOptions {
   readonly onEvent?: ExecutorListener;
 }
 
+/** A set of slots with its own queue: the shared one, or a group's (a pool's) reservation. */
+interface Lane {
+  slots: number;
+  running: number;
+  readonly queue: PriorityQueue<TaskState>;
+}
+
 interface TaskState {
   readonly submission: TaskSubmission;
+  readonly lane: Lane;
   /** Queued + running instances; the task drains when it reaches 0. */
   remaining: number;
   readonly running: Map<number, RunningInstance>;
@@ -51,7 +59,7 @@ interface TaskState {
 
 /**
  * Runs instances on this machine, in-process through the runner: `slots` at a time (one per core by default), from
- * one queue shared by every task — round-robin between owners, FIFO within an owner. A slot is refilled the moment
+ * one queue shared by every task (plus one per group with reserved slots: a pool) — round-robin between owners, FIFO within an owner. A slot is refilled the moment
  * an instance ends (no polling), and a task's pending instances stay ranges until they start.
  *
  * @example
@@ -66,7 +74,8 @@ export class LocalExecutor implements Executor {
   readonly slots: number;
   readonly cache: ResourceCache;
   readonly #o: LocalExecutorOptions;
-  readonly #queue = new PriorityQueue<TaskState>();
+  readonly #shared: Lane;
+  readonly #groups = new Map<string, Lane>();
   readonly #tasks = new Map<string, TaskState>();
   readonly #listeners = new Set<ExecutorListener>();
   #running = 0;
@@ -78,6 +87,7 @@ export class LocalExecutor implements Executor {
   constructor(options: LocalExecutorOptions) {
     this.#o = options;
     this.slots = Math.max(1, Math.floor(options.slots ?? os.availableParallelism()));
+    this.#shared = { slots: this.slots, running: 0, queue: new PriorityQueue() };
     this.cache = options.cache ?? new ResourceCache(`${options.workRoot}/.cache`);
     if (options.onEvent) this.#listeners.add(options.onEvent);
   }
@@ -88,7 +98,49 @@ export class LocalExecutor implements Executor {
   }
 
   stats(): ExecutorStats {
-    return { slots: this.slots, running: this.#running, queued: this.#queue.size, tasks: this.#tasks.size };
+    let queued = this.#shared.queue.size;
+    for (const lane of this.#groups.values()) queued += lane.queue.size;
+    return { slots: this.slots, running: this.#running, queued, tasks: this.#tasks.size, reserved: this.slots - this.#shared.slots };
+  }
+
+  reserve(group: string, slots: number): number {
+    const lane = this.#lane(group);
+    let others = 0;
+    for (const [name, l] of this.#groups) if (name !== group) others += l.slots;
+    lane.slots = Math.max(0, Math.min(Math.floor(slots), this.slots - others));
+    this.#shared.slots = this.slots - others - lane.slots;
+    this.#pump();
+    return lane.slots;
+  }
+
+  release(group: string): void {
+    const lane = this.#groups.get(group);
+    if (!lane) return;
+    this.#groups.delete(group);
+    this.#shared.slots += lane.slots;
+    lane.slots = 0;
+    // Its running instances finish on the lane (still counted in #running); queued ones have nowhere to go.
+    for (const [taskUuid, removed] of lane.queue.clear()) {
+      const state = this.#tasks.get(taskUuid);
+      if (!state) continue;
+      state.remaining -= removed.reduce((n, s) => n + s.end - s.start + 1, 0);
+      this.#emit({ type: 'instances-cancelled', taskUuid, instances: removed });
+      this.#maybeDrained(taskUuid, state);
+    }
+    this.#pump();
+  }
+
+  reserved(group: string): number {
+    return this.#groups.get(group)?.slots ?? 0;
+  }
+
+  #lane(group: string): Lane {
+    let lane = this.#groups.get(group);
+    if (!lane) {
+      lane = { slots: 0, running: 0, queue: new PriorityQueue() };
+      this.#groups.set(group, lane);
+    }
+    return lane;
   }
 
   submit(task: TaskSubmission): Promise<void> {
@@ -107,13 +159,14 @@ export class LocalExecutor implements Executor {
       // More instances of a task still here (retries): queued behind its current ones; ids already queued count once.
       const running = task.instances.filter((s) => [...active.running.keys()].some((id) => s.start <= id && id <= s.end));
       if (running.length > 0) throw new Error(`task ${task.taskUuid}: an instance in ${JSON.stringify(running)} is still running`);
-      active.remaining += this.#queue.append({ id: task.taskUuid, owner: active.submission.owner, segments: task.instances, payload: active });
+      active.remaining += active.lane.queue.append({ id: task.taskUuid, owner: active.submission.owner, segments: task.instances, payload: active });
       this.#pump();
       return;
     }
-    const state: TaskState = { submission: task, remaining: 0, running: new Map() };
-    this.#queue.push({ id: task.taskUuid, owner: task.owner, segments: task.instances, payload: state, priority: task.priority ?? 0 });
-    const queued = this.#queue.has(task.taskUuid);
+    const lane = task.group === undefined ? this.#shared : this.#lane(task.group);
+    const state: TaskState = { submission: task, lane, remaining: 0, running: new Map() };
+    lane.queue.push({ id: task.taskUuid, owner: task.owner, segments: task.instances, payload: state, priority: task.priority ?? 0 });
+    const queued = lane.queue.has(task.taskUuid);
     if (!queued) {
       // An empty range: nothing to run, but the scheduler still hears that the task is done here.
       queueMicrotask(() => this.#emit({ type: 'task-drained', taskUuid: task.taskUuid }));
@@ -127,7 +180,7 @@ export class LocalExecutor implements Executor {
   async cancel(taskUuid: string, options: CancelOptions = {}): Promise<void> {
     const state = this.#tasks.get(taskUuid);
     if (!state) return;
-    const removed = this.#queue.remove(taskUuid, options.instanceId);
+    const removed = state.lane.queue.remove(taskUuid, options.instanceId);
     const count = removed.reduce((n, s) => n + s.end - s.start + 1, 0);
     if (count > 0) {
       state.remaining -= count;
@@ -164,7 +217,8 @@ export class LocalExecutor implements Executor {
       let state = this.#tasks.get(l.taskUuid);
       if (!state) {
         const template = withoutPlacement(l.state.spec);
-        state = { submission: { taskUuid: l.taskUuid, owner: l.state.spec.owner, instances: [], template }, remaining: 0, running: new Map() };
+        // The leftover's group is not on disk: it takes a shared slot until it ends.
+        state = { submission: { taskUuid: l.taskUuid, owner: l.state.spec.owner, instances: [], template }, lane: this.#shared, remaining: 0, running: new Map() };
         this.#tasks.set(l.taskUuid, state);
       }
       state.remaining++;
@@ -185,7 +239,8 @@ export class LocalExecutor implements Executor {
   async #close(options: ExecutorCloseOptions): Promise<void> {
     this.#closed = true;
     // Queued instances are simply forgotten: for the scheduler they are still pending and are resubmitted after a restart.
-    this.#queue.clear();
+    this.#shared.queue.clear();
+    for (const lane of this.#groups.values()) lane.queue.clear();
     if (options.leaveRunning) {
       this.#tasks.clear();
       this.#listeners.clear();
@@ -210,25 +265,31 @@ export class LocalExecutor implements Executor {
     }
   }
 
-  /** Fills free slots from the queue. Called on submit and whenever an instance ends. */
   /** Instances an owner runs right now (for quotas and pending reasons). */
   runningFor(owner: string): number {
     return this.#runningByOwner.get(owner) ?? 0;
   }
 
+  /**
+   * Fills free slots from the queues: each lane up to its own slots, and never past `slots` in all (a slot just
+   * reserved may still be finishing a shared instance). Called on submit, reserve/release and whenever an instance ends.
+   */
   #pump(): void {
     const limit = this.#o.maxRunningPerOwner;
     const canServe = limit ? (owner: string) => this.runningFor(owner) < limit(owner) : undefined;
-    while (!this.#closed && this.#running < this.slots) {
-      const next = this.#queue.shift(canServe);
-      if (!next) return;
-      this.#launch(next.payload, next.instanceId);
+    for (const lane of [...this.#groups.values(), this.#shared]) {
+      while (!this.#closed && this.#running < this.slots && lane.running < lane.slots) {
+        const next = lane.queue.shift(canServe);
+        if (!next) break;
+        this.#launch(next.payload, next.instanceId);
+      }
     }
   }
 
   #launch(state: TaskState, instanceId: number, leftover?: LeftoverInstance): void {
     const { taskUuid, owner } = state.submission;
     this.#running++;
+    state.lane.running++;
     this.#runningByOwner.set(owner, this.runningFor(owner) + 1);
     const runnerOptions: RunnerOptions = {
       ...this.#o.runner,
@@ -250,6 +311,7 @@ export class LocalExecutor implements Executor {
     state.running.delete(instanceId);
     state.remaining--;
     this.#running--;
+    state.lane.running--;
     const mine = this.runningFor(owner) - 1;
     if (mine > 0) this.#runningByOwner.set(owner, mine);
     else this.#runningByOwner.delete(owner);

@@ -185,6 +185,52 @@ export function describeExecutorConformance(name: string, create: (ctx: Conforma
         expect(rec.results(task.taskUuid).get(0)?.state).toBe('Cancelled');
       }));
 
+    it('reserves slots for a group: its instances run only there, the shared ones on what is left', () =>
+      withExecutor(async (ex, rec) => {
+        const slots = ex.stats().slots;
+        expect(ex.reserve('pool-a', 1)).toBe(1);
+        // asking more than is free gets what is free
+        expect(ex.reserve('pool-b', slots + 5)).toBe(slots - 1);
+        expect(ex.stats().reserved).toBe(slots);
+        expect(ex.reserved('pool-b')).toBe(slots - 1);
+        ex.release('pool-b');
+        expect(ex.reserved('pool-b')).toBe(0);
+        expect(ex.stats().reserved).toBe(1);
+        const concurrent = new Map<string, { now: number; max: number }>();
+        ex.subscribe((e) => {
+          if (e.type !== 'instance-started' && e.type !== 'instance-finished') return;
+          const c = concurrent.get(e.taskUuid) ?? { now: 0, max: 0 };
+          c.now += e.type === 'instance-started' ? 1 : -1;
+          c.max = Math.max(c.max, c.now);
+          concurrent.set(e.taskUuid, c);
+        });
+        const pooled = hostTask('sleep 0.2', [{ start: 0, end: 2 }], { group: 'pool-a' });
+        const shared = hostTask('sleep 0.2', [{ start: 0, end: 2 * slots - 1 }]);
+        await ex.submit(pooled);
+        await ex.submit(shared);
+        await rec.drained(pooled.taskUuid);
+        await rec.drained(shared.taskUuid);
+        expect(concurrent.get(pooled.taskUuid)?.max).toBe(1);
+        expect(concurrent.get(shared.taskUuid)?.max).toBe(slots - 1);
+        ex.release('pool-a');
+        expect(ex.stats().reserved).toBe(0);
+      }));
+
+    it('keeps the instances of a group queued until it has slots, and cancels them when it is released', () =>
+      withExecutor(async (ex, rec) => {
+        const task = hostTask('true', [{ start: 0, end: 1 }], { group: 'later' });
+        await ex.submit(task);
+        expect(ex.stats().queued).toBe(2);
+        expect(ex.reserve('later', 1)).toBe(1);
+        await rec.until(() => rec.of('instance-finished', task.taskUuid).length === 2);
+        const waiting = hostTask('true', [{ start: 0, end: 4 }], { group: 'gone' });
+        await ex.submit(waiting);
+        ex.release('gone');
+        await rec.drained(waiting.taskUuid);
+        expect(rec.of('instances-cancelled', waiting.taskUuid)).toEqual([{ type: 'instances-cancelled', taskUuid: waiting.taskUuid, instances: [{ start: 0, end: 4 }] }]);
+        ex.release('later');
+      }));
+
     it('closes idempotently, rejects submissions afterwards, and disposes with await using', async () => {
       const workRoot = await mkdtemp(path.join(os.tmpdir(), 'hearth-executor-'));
       try {
