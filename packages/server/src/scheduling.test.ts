@@ -186,14 +186,14 @@ describe('quotas at dispatch', () => {
       const second = (await q.call('POST', '/tasks', shellTask('sleep 0.1'))).json.uuid as string;
       const reason = await until(async () => {
         const s = (await q.call('GET', `/tasks/${second}`)).json.status;
-        return typeof s?.pendingReason === 'string' && /quota/.test(s.pendingReason) ? (s.pendingReason as string) : undefined;
+        return typeof s?.pendingReason === 'string' && /quota/.test(s.pendingReason as string) ? (s.pendingReason as string) : undefined;
       }, 'a quota reason');
       expect(reason).toMatch(/quota of 1 running instances reached/);
       expect((await q.call('GET', '/info')).json.runningInstanceCount).toBe(1);
       const [a, b] = [await q.waitFinal(first), await q.waitFinal(second)];
       expect(b['state']).toBe('Success');
       // The second task could only start once the first had ended.
-      expect(Date.parse(b['endDate'])).toBeGreaterThan(Date.parse(a['endDate']));
+      expect(Date.parse(b['endDate'] as string)).toBeGreaterThan(Date.parse(a['endDate'] as string));
     } finally {
       await q.close();
     }
