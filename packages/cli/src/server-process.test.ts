@@ -11,9 +11,13 @@ function tempDir(): string {
   dirs.push(d);
   return d;
 }
-afterEach(() => {
-  for (const p of procs.splice(0)) if (p.child.exitCode === null) p.child.kill('SIGKILL');
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+afterEach(async () => {
+  for (const p of procs.splice(0)) {
+    if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+    await p.exited;
+  }
+  // Instances a killed server left behind may still be finishing in the data dir: retry while it empties.
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 });
 });
 
 async function start(args: string[]): Promise<ServerProcess> {
