@@ -3,7 +3,7 @@
 // The gateway runs in its own process (this file re-executed with --gateway-child) so its RSS can be measured alone.
 import { execFile, spawn } from 'node:child_process';
 import { createReadStream, readFileSync } from 'node:fs';
-import { mkdtemp, open, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, rm } from 'node:fs/promises';
 import { createHash, createHmac } from 'node:crypto';
 import http, { Agent } from 'node:http';
 import os from 'node:os';
@@ -51,8 +51,17 @@ async function withRss(pid, fn) {
   }
 }
 
+/**
+ * Where the gateway keeps its bench data: `.hearth/` in the repo, where `hearth server` keeps its data by default, or
+ * $HEARTH_BENCH_DIR. Not /tmp: on this machine's journal-less ext4, creating a file costs ~1 ms of kernel CPU in a
+ * directory whose inode group holds many recently deleted inodes (`recently_deleted()` in the allocator), which is
+ * what /tmp looks like while other jobs churn through temp files; elsewhere a create costs ~20 µs.
+ */
+const benchDir = process.env.HEARTH_BENCH_DIR ?? path.join(root, '.hearth');
+
 async function startGateway() {
-  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'hearth-bench-gw-'));
+  await mkdir(benchDir, { recursive: true });
+  const dataDir = await mkdtemp(path.join(benchDir, 'bench-gw-'));
   // More libuv threads let concurrent small writes overlap their fsyncs (the server should start with this too).
   const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--gateway-child', dataDir], {
     stdio: ['ignore', 'pipe', 'inherit'],
