@@ -1,10 +1,12 @@
 import {
+  assertNever,
   isFinalTaskState,
   parseAdvancedRange,
   parseTimeSpan,
   type CompletedInstanceJson,
   type JobJson,
   type PoolJson,
+  type PoolState,
   type RangeSegment,
   type TaskJson,
   type TaskState,
@@ -54,6 +56,24 @@ export interface SnapshotRecord {
 }
 
 const FINAL_STATES: TaskState[] = ['Success', 'Failure', 'Cancelled'];
+/** Pools that hold slots: they get them back after a restart. */
+const LIVE_POOL_STATES: PoolState[] = ['Submitted', 'PartiallyDispatched', 'FullyDispatched', 'PartiallyExecuting', 'FullyExecuting', 'Closing'];
+
+/** A pool whose slots this process holds in the executor (the executor group is the pool's uuid). */
+interface PoolRun {
+  readonly uuid: string;
+  readonly userId: number;
+  /** Slots the executor granted (fewer than `instanceCount` when other pools hold the rest). */
+  slots: number;
+  /** Slots whose preparation command still runs. */
+  readonly preparing: Set<number>;
+  /** Preparation done on every slot: tasks that wait for the pool's resources may start. */
+  ready: boolean;
+  readonly waitByDefault: boolean;
+  /** Tasks parked until the pool is ready. */
+  readonly parked: Set<string>;
+  countsTimer: NodeJS.Timeout | undefined;
+}
 
 /**
  * Owns the task state machine (reference §3): hands submitted tasks to the executor, follows their instances through
@@ -76,6 +96,10 @@ export class Scheduler {
   readonly #waiters = new Map<string, Set<string>>();
   readonly #queueTimers = new Map<string, NodeJS.Timeout>();
   readonly #jobTimers = new Map<string, NodeJS.Timeout>();
+  readonly #pools = new Map<string, PoolRun>();
+  /** Pools being set up right after creation: a task of the pool submitted meanwhile waits for this. */
+  readonly #poolsStarting = new Map<string, Promise<void>>();
+  readonly #poolWrites = new Map<string, Promise<void>>();
   #unsubscribe: (() => void) | undefined;
   #reasonTimer: NodeJS.Timeout | undefined;
   #closed = false;
@@ -93,6 +117,12 @@ export class Scheduler {
     this.#unsubscribe = this.#o.executor.subscribe((e) => this.#onEvent(e));
     this.#reasonTimer = setInterval(() => this.#refreshReasons(), 1000);
     this.#reasonTimer.unref();
+    // Pools take their slots back before anything is submitted; preparation waits for the leftovers below.
+    const pools: { pool: PoolRun; doc: PoolJson; state: string }[] = [];
+    for (const rec of await this.#o.store.pools.listByState(LIVE_POOL_STATES)) {
+      const doc = JSON.parse(rec.doc) as PoolJson;
+      pools.push({ pool: this.#holdPool(doc, rec.userId), doc, state: rec.state });
+    }
     const unfinished = await this.#o.store.tasks.listByState(FINAL_STATES, { not: true });
     const runs = new Map<string, TaskRun>();
     for (const rec of unfinished) {
@@ -106,6 +136,16 @@ export class Scheduler {
     for (const l of leftovers) {
       if (!reattached.has(l.taskUuid)) reattached.set(l.taskUuid, new Set());
       reattached.get(l.taskUuid)!.add(l.instanceId);
+    }
+    for (const { pool, doc, state } of pools) {
+      // A pool that was ready keeps its prepared slots; one that was still preparing starts over.
+      if (state === 'FullyExecuting' || state === 'PartiallyExecuting' || state === 'Closing') {
+        pool.ready = true;
+        await this.#updatePool(pool, (d) => ({ ...d, totalSlotCapacity: pool.slots }));
+      } else {
+        if (reattached.has(pool.uuid)) await this.#o.executor.cancel(pool.uuid);
+        await this.#startPool(pool, doc);
+      }
     }
     for (const [uuid, run] of runs) {
       if (run.aborting) {
@@ -128,6 +168,35 @@ export class Scheduler {
     }
     for (const rec of await this.#o.store.tasks.listAutoDelete(FINAL_STATES)) this.#armTtl(JSON.parse(rec.doc) as TaskJson, rec.userId);
     for (const rec of await this.#o.store.jobs.listByState(['Active', 'Terminating'])) this.#armJob(JSON.parse(rec.doc) as JobJson, rec.userId);
+    for (const { pool, state } of pools) if (state === 'Closing') await this.#maybeClosePool(pool.userId, pool.uuid);
+  }
+
+  /** A pool was created through the API: reserve its slots and prepare them. */
+  async poolCreated(uuid: string): Promise<void> {
+    if (this.#closed) return;
+    const starting = (async () => {
+      const rec = await this.#o.store.pools.getByUuid(uuid);
+      if (!rec || rec.state !== 'Submitted') return;
+      const doc = JSON.parse(rec.doc) as PoolJson;
+      await this.#startPool(this.#holdPool(doc, rec.userId), doc);
+    })();
+    this.#poolsStarting.set(uuid, starting);
+    try {
+      await starting;
+    } finally {
+      this.#poolsStarting.delete(uuid);
+    }
+  }
+
+  /** The pool row is gone: its slots go back to the shared capacity, its preparation output is dropped. */
+  poolDeleted(uuid: string): Promise<void> {
+    const pool = this.#pools.get(uuid);
+    if (pool) {
+      pool.preparing.clear();
+      this.#dropPool(pool);
+    }
+    this.#o.logs.remove(uuid);
+    return Promise.resolve();
   }
 
   /** A task was created through the API: dispatch it. */
@@ -163,7 +232,12 @@ export class Scheduler {
   async closePool(userId: number, uuid: string): Promise<void> {
     const rec = await this.#o.store.pools.get(userId, uuid);
     if (!rec || ['Closing', 'Closed', 'PendingDelete'].includes(rec.state)) return;
-    await this.#setPoolState(userId, JSON.parse(rec.doc) as PoolJson, 'Closing');
+    const pool = this.#pools.get(uuid);
+    if (pool && pool.preparing.size > 0) {
+      pool.preparing.clear();
+      await this.#o.executor.cancel(uuid);
+    }
+    await this.#setPoolState({ userId, uuid }, 'Closing');
     for (const t of await this.#o.store.tasks.listBy(userId, { poolUuid: rec.uuid })) {
       if (!isFinalTaskState(t.state as TaskState)) await this.abort(t.uuid);
     }
@@ -196,6 +270,7 @@ export class Scheduler {
         this.#runs.delete(uuid);
         return;
       case 'ready':
+        if (run.doc.poolUuid && !(await this.#poolAdmits(run, segments))) return;
         run.pendingReason = undefined;
         this.#armQueueLimit(run);
         await this.#submit(run, segments);
@@ -203,6 +278,200 @@ export class Scheduler {
         if (run.queued > 0 && run.startedOnce.size === 0) this.#schedulePersist(run, true);
         return;
     }
+  }
+
+  /**
+   * A pool task runs only on its pool's slots: it fails when the pool holds none (closed, failed, deleted), and waits
+   * for the preparation when it (or its pool by default) asks to wait for the pool's resources.
+   */
+  async #poolAdmits(run: TaskRun, segments: RangeSegment[]): Promise<boolean> {
+    const poolUuid = run.doc.poolUuid!;
+    await this.#poolsStarting.get(poolUuid);
+    const pool = this.#pools.get(poolUuid);
+    if (!pool) {
+      const state = (await this.#o.store.pools.get(run.userId, poolUuid))?.state ?? 'deleted';
+      run.verdict = 'Failure';
+      run.addError({ code: 'PoolNotRunning', message: `The task cannot start: its pool ${poolUuid} is ${state}`, debug: null });
+      await this.#persistNow(run);
+      this.#runs.delete(run.doc.uuid);
+      return false;
+    }
+    if (pool.ready || !(run.doc.waitForPoolResourcesSynchronization ?? pool.waitByDefault)) return true;
+    this.#waiting.set(run.doc.uuid, { run, segments });
+    pool.parked.add(run.doc.uuid);
+    run.pendingReason = 'pool not ready';
+    this.#schedulePersist(run, true);
+    return false;
+  }
+
+  /** Reserves the pool's slots in the executor (without writing anything yet). */
+  #holdPool(doc: PoolJson, userId: number): PoolRun {
+    const pool: PoolRun = {
+      uuid: doc.uuid,
+      userId,
+      slots: this.#o.executor.reserve(doc.uuid, doc.instanceCount),
+      preparing: new Set(),
+      ready: false,
+      waitByDefault: doc.taskDefaultWaitForPoolResourcesSynchronization,
+      parked: new Set(),
+      countsTimer: undefined,
+    };
+    this.#pools.set(doc.uuid, pool);
+    return pool;
+  }
+
+  /** Runs the preparation command once per slot (FullyDispatched), or declares the pool ready (FullyExecuting). */
+  async #startPool(pool: PoolRun, doc: PoolJson): Promise<void> {
+    const command = doc.preparationTask?.commandLine;
+    const short = doc.instanceCount - pool.slots;
+    const capacity = (d: PoolJson): PoolJson => ({
+      ...d,
+      totalSlotCapacity: pool.slots,
+      status: {
+        ...(d.status ?? {}),
+        reservedSlots: pool.slots,
+        ...(short > 0 ? { message: `${pool.slots} of ${d.instanceCount} slots reserved: other pools hold the rest` } : {}),
+      },
+    });
+    if (!command || pool.slots === 0) {
+      await this.#setPoolState(pool, 'FullyExecuting', capacity);
+      this.#poolReady(pool);
+      return;
+    }
+    await this.#setPoolState(pool, 'FullyDispatched', capacity);
+    for (let i = 0; i < pool.slots; i++) pool.preparing.add(i);
+    const owner = await this.#ownerOf(pool.userId);
+    await this.#o.executor.submit({
+      taskUuid: pool.uuid,
+      owner,
+      instances: [{ start: 0, end: pool.slots - 1 }],
+      group: pool.uuid,
+      // Ahead of any task already queued for the pool (after a restart).
+      priority: 2,
+      template: this.#poolTemplate(doc, { owner, command }),
+    });
+  }
+
+  /** The preparation command's instance template: the pool's profile, constants and resources. */
+  #poolTemplate(pool: PoolJson, context: { owner: string; command: string }): TaskSubmission['template'] {
+    const profile = this.#o.profiles.find((p) => p.name === pool.profile);
+    const constants: Record<string, string> = {};
+    for (const c of profile?.constants ?? []) constants[c.name] = c.value;
+    for (const c of pool.constants) constants[c.key] = c.value ?? '';
+    const repo = constants['DOCKER_REPO'];
+    return {
+      taskUuid: pool.uuid,
+      taskName: `${pool.name} (preparation)`,
+      instanceCount: pool.instanceCount,
+      owner: context.owner,
+      constants,
+      command: context.command,
+      image: repo ? `${repo}:${constants['DOCKER_TAG'] || 'latest'}` : null,
+      resources: pool.advancedResourceBuckets.map((b) => ({
+        bucket: b.bucketName,
+        prefixFiltering: b.filtering.prefixFiltering?.prefix ?? null,
+        stripPrefix: b.resourcesTransformation.stripPrefix?.prefix ?? null,
+        cacheTTLSec: b.cacheTTLSec,
+      })),
+      results: null,
+      snapshot: null,
+      runtime: this.#o.runtime ?? 'auto',
+      defaultResourcesCacheTTLSec: pool.defaultResourcesCacheTTLSec,
+    } satisfies Omit<InstanceSpec, 'instanceId' | 'workRoot'>;
+  }
+
+  /** Events of a pool's preparation instances (the executor task is the pool's uuid). */
+  #onPoolEvent(pool: PoolRun, e: ExecutorEvent): void {
+    switch (e.type) {
+      case 'instance-event':
+        if (e.event.type === 'log') this.#o.logs.append(pool.uuid, { instanceId: e.instanceId, stream: e.event.stream, data: e.event.data });
+        return;
+      case 'instance-finished': {
+        this.#o.logs.release(pool.uuid, e.instanceId);
+        if (!pool.preparing.delete(e.instanceId)) return;
+        const r = e.result;
+        if (r.state !== 'Success') {
+          const why = r.exitCode !== null ? `exit code ${r.exitCode}` : (r.error?.message ?? r.state.toLowerCase());
+          void this.#failPool(pool, `The preparation task failed on slot ${e.instanceId} (${why})`);
+        } else if (pool.preparing.size === 0) {
+          void this.#setPoolState(pool, 'FullyExecuting').then(() => this.#poolReady(pool));
+        }
+        return;
+      }
+      case 'instance-started':
+      case 'instances-cancelled':
+      case 'task-drained':
+        return;
+      default:
+        assertNever(e);
+    }
+  }
+
+  /** Preparation done: the tasks that waited for it are dispatched. */
+  #poolReady(pool: PoolRun): void {
+    if (this.#pools.get(pool.uuid) !== pool) return;
+    pool.ready = true;
+    for (const uuid of pool.parked) {
+      const parked = this.#waiting.get(uuid);
+      if (!parked) continue;
+      this.#waiting.delete(uuid);
+      parked.run.pendingReason = undefined;
+      this.#armQueueLimit(parked.run);
+      void this.#submit(parked.run, parked.segments).then(() => this.#schedulePersist(parked.run, true));
+    }
+    pool.parked.clear();
+  }
+
+  /** A preparation failed: the pool ends in Failure, gives its slots back, and the tasks that waited for it fail. */
+  async #failPool(pool: PoolRun, message: string): Promise<void> {
+    pool.preparing.clear();
+    this.#dropPool(pool);
+    await this.#o.executor.cancel(pool.uuid);
+    await this.#setPoolState(pool, 'Failure', (d) => ({
+      ...d,
+      errors: [...d.errors, { code: 'PoolPreparationFailed', message, debug: null }],
+    }));
+    for (const uuid of pool.parked) {
+      const parked = this.#waiting.get(uuid);
+      if (!parked) continue;
+      this.#waiting.delete(uuid);
+      parked.run.verdict = 'Failure';
+      parked.run.addError({ code: 'PoolNotRunning', message: `The task cannot start: its pool failed: ${message}`, debug: null });
+      await this.#persistNow(parked.run);
+      this.#runs.delete(uuid);
+    }
+    pool.parked.clear();
+  }
+
+  /** Gives the pool's slots back (its queued task instances are cancelled by the executor). */
+  #dropPool(pool: PoolRun): void {
+    if (this.#pools.get(pool.uuid) !== pool) return;
+    this.#pools.delete(pool.uuid);
+    clearTimeout(pool.countsTimer);
+    this.#o.executor.release(pool.uuid);
+  }
+
+  /** Keeps the pool's counts current (at most every `persistIntervalMs`). */
+  #touchPool(poolUuid: string): void {
+    const pool = this.#pools.get(poolUuid);
+    if (!pool || pool.countsTimer) return;
+    pool.countsTimer = setTimeout(() => {
+      pool.countsTimer = undefined;
+      let running = 0;
+      let queuedOrRunning = 0;
+      for (const run of this.#runs.values()) {
+        if (run.doc.poolUuid !== poolUuid) continue;
+        running += run.active.size;
+        const parked = this.#waiting.get(run.doc.uuid);
+        queuedOrRunning += run.active.size + (parked ? parked.segments.reduce((n, s) => n + s.end - s.start + 1, 0) : Math.max(0, run.queued));
+      }
+      void this.#updatePool(pool, (d) =>
+        d.runningInstanceCount === running && d.queuedOrRunningTaskInstancesCount === queuedOrRunning
+          ? undefined
+          : { ...d, runningInstanceCount: running, runningCoreCount: running, queuedOrRunningTaskInstancesCount: queuedOrRunning },
+      );
+    }, this.#o.persistIntervalMs ?? 250);
+    pool.countsTimer.unref();
   }
 
   /** `maxTimeQueueSeconds`: a task none of whose instances started in time fails. */
@@ -356,10 +625,11 @@ export class Scheduler {
     ]) {
       clearTimeout(t);
     }
+    for (const pool of this.#pools.values()) clearTimeout(pool.countsTimer);
     this.#unsubscribe?.();
     clearInterval(this.#reasonTimer);
     for (const run of this.#runs.values()) if (run.dirty) await this.#persistNow(run);
-    await Promise.all(this.#writes.values());
+    await Promise.all([...this.#writes.values(), ...this.#poolWrites.values()]);
     this.#o.logs.close();
   }
 
@@ -370,6 +640,8 @@ export class Scheduler {
     const quota = this.#o.runningQuota?.(run.owner);
     const mine = this.#o.executor.runningFor(run.owner);
     if (quota !== undefined && mine >= quota) return `quota of ${quota} running instances reached (${mine} running)`;
+    const pool = run.doc.poolUuid ? this.#pools.get(run.doc.poolUuid) : undefined;
+    if (pool) return `${run.queued} instances queued for the pool's ${pool.slots} slot${pool.slots === 1 ? '' : 's'}`;
     const stats = this.#o.executor.stats();
     return stats.running >= stats.slots
       ? `no free slot (${stats.running} of ${stats.slots} busy); ${stats.queued} instances queued`
@@ -397,7 +669,10 @@ export class Scheduler {
       await this.#admit(parked.run, parked.segments);
     }
     if (run.doc.jobUuid) await this.#maybeCompleteJob(run.userId, run.doc.jobUuid);
-    if (run.doc.poolUuid) await this.#maybeClosePool(run.userId, run.doc.poolUuid);
+    if (run.doc.poolUuid) {
+      this.#touchPool(run.doc.poolUuid);
+      await this.#maybeClosePool(run.userId, run.doc.poolUuid);
+    }
   }
 
   async #maybeCompleteJob(userId: number, jobUuid: string): Promise<void> {
@@ -415,7 +690,10 @@ export class Scheduler {
     if (!rec || rec.state !== 'Closing') return;
     const tasks = await this.#o.store.tasks.listBy(userId, { poolUuid });
     if (tasks.every((t) => isFinalTaskState(t.state as TaskState))) {
-      await this.#setPoolState(userId, JSON.parse(rec.doc) as PoolJson, 'Closed');
+      const idle = (d: PoolJson): PoolJson => ({ ...d, runningInstanceCount: 0, runningCoreCount: 0, queuedOrRunningTaskInstancesCount: 0 });
+      await this.#setPoolState({ userId, uuid: poolUuid }, 'Closed', idle);
+      const pool = this.#pools.get(poolUuid);
+      if (pool) this.#dropPool(pool);
     }
   }
 
@@ -434,18 +712,46 @@ export class Scheduler {
     return next;
   }
 
-  async #setPoolState(userId: number, pool: PoolJson, state: PoolJson['state']): Promise<void> {
-    const now = new Date().toISOString();
-    const next: PoolJson = {
-      ...pool,
-      previousState: pool.state,
-      previousStateTransitionTime: pool.stateTransitionTime,
-      state,
-      stateTransitionTime: now,
-      lastModified: now,
-      ...(state === 'Closed' ? { endDate: now } : {}),
-    };
-    await this.#o.store.pools.update(userId, pool.uuid, { state, lastModified: now, doc: JSON.stringify(next) });
+  /**
+   * Moves a pool to `state` (and applies `change`), unless it has moved past it: Closed is final, Closing only leads
+   * to Closed, Failure only to Closing.
+   */
+  #setPoolState(
+    target: { readonly userId: number; readonly uuid: string },
+    state: PoolState,
+    change: (d: PoolJson) => PoolJson = (d) => d,
+  ): Promise<void> {
+    return this.#updatePool(target, (pool) => {
+      if (pool.state === 'Closed' || pool.state === 'PendingDelete' || pool.state === state) return undefined;
+      if (pool.state === 'Closing' && state !== 'Closed') return undefined;
+      if (pool.state === 'Failure' && state !== 'Closing') return undefined;
+      const now = new Date().toISOString();
+      return change({
+        ...pool,
+        previousState: pool.state,
+        previousStateTransitionTime: pool.stateTransitionTime,
+        state,
+        stateTransitionTime: now,
+        lastModified: now,
+        ...(state === 'Closed' || state === 'Failure' ? { endDate: now } : {}),
+      });
+    });
+  }
+
+  /** Rewrites the stored pool document (read fresh, so API edits are kept); writes of one pool land in order. */
+  #updatePool(pool: { readonly userId: number; readonly uuid: string }, change: (d: PoolJson) => PoolJson | undefined): Promise<void> {
+    const previous = this.#poolWrites.get(pool.uuid) ?? Promise.resolve();
+    const next = previous
+      .then(async () => {
+        const rec = await this.#o.store.pools.get(pool.userId, pool.uuid);
+        if (!rec) return;
+        const doc = change(JSON.parse(rec.doc) as PoolJson);
+        if (!doc) return;
+        await this.#o.store.pools.update(pool.userId, pool.uuid, { state: doc.state, lastModified: doc.lastModified, doc: JSON.stringify(doc) });
+      })
+      .catch((e: unknown) => console.error(`hearth scheduler: could not save pool ${pool.uuid}`, e));
+    this.#poolWrites.set(pool.uuid, next);
+    return next;
   }
 
   /** `maxWallTime`: the job is terminated when it has lived that long; a completed job may be auto-deleted. */
@@ -514,7 +820,9 @@ export class Scheduler {
     const template = this.#template(run.doc, { owner, pool });
     // OnDemand and Reserved capacity is served before Flex (reference §2.3.7).
     const priority = run.doc.schedulingType === 'Flex' ? 0 : 1;
-    const submission: TaskSubmission = { taskUuid: run.doc.uuid, owner, instances, template, priority };
+    // A pool task runs only on its pool's slots.
+    const group = run.doc.poolUuid ? { group: run.doc.poolUuid } : {};
+    const submission: TaskSubmission = { taskUuid: run.doc.uuid, owner, instances, template, priority, ...group };
     await this.#o.executor.submit(submission);
   }
 
@@ -565,6 +873,11 @@ export class Scheduler {
   }
 
   #onEvent(e: ExecutorEvent): void {
+    const pool = this.#pools.get(e.taskUuid);
+    if (pool) {
+      this.#onPoolEvent(pool, e);
+      return;
+    }
     const run = this.#runs.get(e.taskUuid);
     switch (e.type) {
       case 'instance-started': {
@@ -735,6 +1048,7 @@ export class Scheduler {
   /** State transitions are written at once; other changes at most every `persistIntervalMs`. */
   #schedulePersist(run: TaskRun, urgent: boolean): void {
     run.dirty = true;
+    if (run.doc.poolUuid) this.#touchPool(run.doc.poolUuid);
     if (urgent || run.derivedState() !== run.doc.state) {
       void this.#persistNow(run);
       return;

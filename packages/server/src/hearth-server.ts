@@ -154,6 +154,8 @@ export class HearthServer {
           taskCreated: (uuid) => void scheduler.taskCreated(uuid).catch((e: unknown) => console.error(`hearth: task ${uuid}`, e)),
           taskDeleted: (uuid) => void scheduler.taskDeleted(uuid),
           jobCreated: (uuid) => void scheduler.jobCreated(uuid),
+          poolCreated: (uuid) => void scheduler.poolCreated(uuid).catch((e: unknown) => console.error(`hearth: pool ${uuid}`, e)),
+          poolDeleted: (uuid) => void scheduler.poolDeleted(uuid),
         },
       });
       const apiUrl = await api.listen({ host, port: options.port ?? 8080 });
@@ -167,6 +169,11 @@ export class HearthServer {
   /** The store, for in-process tools and tests that inspect durable state. */
   get store(): Store {
     return this.parts.store;
+  }
+
+  /** The executor, for tests that look at its slots (shared and reserved by pools). */
+  get executor(): LocalExecutor {
+    return this.parts.executor;
   }
 
   /** Stops intake, lets in-flight requests finish, then closes the store; idempotent. */
