@@ -1,4 +1,4 @@
-import { isFinalTaskState, parseAdvancedRange, validateInput, type TaskJson, type TaskState } from '@hearth/core';
+import { isFinalTaskState, parseAdvancedRange, validateInput, type PoolJson, type TaskJson, type TaskState } from '@hearth/core';
 import { z } from 'zod';
 import { badRequest, notFound } from '../api-error.js';
 import type { ExecutionControl, LogStream, SnapshotConfig } from '../api-options.js';
@@ -49,6 +49,18 @@ async function instanceOf(app: ApiContext, ctx: RequestContext): Promise<{ uuid:
   return { uuid: row.uuid, instanceId: id };
 }
 
+/** A pool and one of its slots: the preparation task's output is kept per slot under the pool's uuid. */
+async function slotOf(app: ApiContext, ctx: RequestContext): Promise<{ uuid: string; instanceId: number | undefined }> {
+  const row = await findOr404(app.store.pools, ctx, 'pool');
+  const raw = ctx.params['instanceId'];
+  if (raw === undefined) return { uuid: row.uuid, instanceId: undefined };
+  const id = Number(raw);
+  if (!/^\d+$/.test(raw) || id >= (JSON.parse(row.doc) as PoolJson).instanceCount) {
+    throw notFound(`Pool instance not found: pool '${row.uuid}' has no instance '${raw}'`);
+  }
+  return { uuid: row.uuid, instanceId: id };
+}
+
 function offsetParam(ctx: RequestContext): number | undefined {
   const raw = ctx.query.get('offset');
   if (raw === null) return undefined;
@@ -57,9 +69,16 @@ function offsetParam(ctx: RequestContext): number | undefined {
 }
 
 function logRoutes(app: ApiContext, exec: ExecutionControl, stream: LogStream): RouteSpec[] {
+  return [...logRoutesOf(app, exec, { stream, kind: 'tasks' }), ...logRoutesOf(app, exec, { stream, kind: 'pools' })];
+}
+
+function logRoutesOf(app: ApiContext, exec: ExecutionControl, options: { stream: LogStream; kind: 'tasks' | 'pools' }): RouteSpec[] {
+  const { stream, kind } = options;
+  const locate = kind === 'tasks' ? instanceOf : slotOf;
+  const what = kind === 'tasks' ? { one: 'task', part: 'instance' } : { one: "pool's preparation", part: 'slot' };
   const text = (body: string): Reply => ({ status: 200, raw: body, contentType: 'text/plain; charset=utf-8' });
   const full = async (ctx: RequestContext) => {
-    const { uuid, instanceId } = await instanceOf(app, ctx);
+    const { uuid, instanceId } = await locate(app, ctx);
     const offset = offsetParam(ctx);
     const slice = exec.readLog(uuid, { instanceId, stream, offset });
     // Stateless reads by offset: where the text starts (older bytes may have been dropped) and where to go on.
@@ -68,36 +87,36 @@ function logRoutes(app: ApiContext, exec: ExecutionControl, stream: LogStream): 
     return text(slice.text);
   };
   const fresh = async (ctx: RequestContext) => {
-    const { uuid, instanceId } = await instanceOf(app, ctx);
+    const { uuid, instanceId } = await locate(app, ctx);
     return text(exec.freshLog(uuid, instanceId, stream));
   };
   return [
     {
       method: 'GET',
-      path: `/tasks/{id}/${stream}`,
-      summary: `The task's ${stream} (every instance, circular buffer); \`?offset=N\` reads from byte N, answering the next offset in \`Hearth-Log-Next-Offset\``,
-      tag: 'tasks',
+      path: `/${kind}/{id}/${stream}`,
+      summary: `The ${what.one}'s ${stream} (every ${what.part}, circular buffer); \`?offset=N\` reads from byte N, answering the next offset in \`Hearth-Log-Next-Offset\``,
+      tag: kind,
       handler: full,
     },
     {
       method: 'GET',
-      path: `/tasks/{id}/${stream}/{instanceId}`,
-      summary: `One instance's ${stream}; \`?offset=N\` as above`,
-      tag: 'tasks',
+      path: `/${kind}/{id}/${stream}/{instanceId}`,
+      summary: `One ${what.part}'s ${stream}; \`?offset=N\` as above`,
+      tag: kind,
       handler: full,
     },
     {
       method: 'POST',
-      path: `/tasks/{id}/${stream}`,
-      summary: `The task's ${stream} written since the previous POST (a cursor kept by the server)`,
-      tag: 'tasks',
+      path: `/${kind}/{id}/${stream}`,
+      summary: `The ${what.one}'s ${stream} written since the previous POST (a cursor kept by the server)`,
+      tag: kind,
       handler: fresh,
     },
     {
       method: 'POST',
-      path: `/tasks/{id}/${stream}/{instanceId}`,
-      summary: `One instance's ${stream} written since the previous POST`,
-      tag: 'tasks',
+      path: `/${kind}/{id}/${stream}/{instanceId}`,
+      summary: `One ${what.part}'s ${stream} written since the previous POST`,
+      tag: kind,
       handler: fresh,
     },
   ];
