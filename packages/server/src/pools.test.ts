@@ -1,0 +1,132 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { shellTask, startTestServer, until, type TestServer } from './test-support/test-server.js';
+
+let t: TestServer;
+let dir: string;
+beforeAll(async () => {
+  t = await startTestServer({ slots: 2, sandbox: 'none' });
+  dir = mkdtempSync(path.join(os.tmpdir(), 'hearth-pool-marker-'));
+});
+afterAll(async () => {
+  await t.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function submit(body: Record<string, unknown>): Promise<string> {
+  const r = await t.call('POST', '/tasks', body);
+  expect(r.status, r.text).toBe(201);
+  return r.json.uuid as string;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+async function poolWhen(uuid: string, check: (p: Record<string, any>) => boolean, what: string): Promise<Record<string, any>> {
+  return until(async () => {
+    const p = (await t.call('GET', `/pools/${uuid}`)).json as Record<string, unknown>;
+    return check(p) ? p : undefined;
+  }, what);
+}
+
+/** Start and end times (ns) a command printed as `start <ns>` / `end <ns>`. */
+function span(stdout: string): { start: bigint; end: bigint } {
+  const start = /start (\d+)/.exec(stdout)?.[1];
+  const end = /end (\d+)/.exec(stdout)?.[1];
+  if (!start || !end) throw new Error(`no span in ${JSON.stringify(stdout)}`);
+  return { start: BigInt(start), end: BigInt(end) };
+}
+
+/** A task of a pool: the pool gives the profile. */
+function poolTask(pool: string, command: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return { name: 'in-pool', poolUuid: pool, instanceCount: 1, constants: [{ key: 'DOCKER_CMD', value: command }], ...overrides };
+}
+
+const timed = (body: string) => `echo start $(date +%s%N); ${body}; echo end $(date +%s%N)`;
+
+describe('pools with reserved slots', () => {
+  it('prepares its slot before its tasks, runs them only on that slot while the shared slot serves others, and gives the slot back on close', async () => {
+    const marker = path.join(dir, 'prepared');
+    const created = await t.call('POST', '/pools', {
+      name: 'warm',
+      profile: 'docker-batch',
+      instanceCount: 1,
+      constants: [{ key: 'MARKER', value: marker }],
+      preparationTask: { commandLine: `sleep 1.5; touch "$MARKER"; echo prepared-$INSTANCE_ID; echo prep-err >&2` },
+      taskDefaultWaitForPoolResourcesSynchronization: true,
+    });
+    expect(created.status, created.text).toBe(201);
+    const pool = created.json.uuid as string;
+    expect(t.server.executor.stats().reserved).toBe(1);
+
+    const a = await submit(poolTask(pool, timed('test -f "$MARKER" && echo saw-marker; sleep 1')));
+    const b = await submit(poolTask(pool, timed('test -f "$MARKER" && echo saw-marker; sleep 1')));
+    const waiting = await until(async () => {
+      const task = (await t.call('GET', `/tasks/${a}`)).json as { status?: { pendingReason?: string } };
+      return task.status?.pendingReason === 'pool not ready' ? task : undefined;
+    }, 'pool not ready');
+    expect(waiting).toBeDefined();
+    expect((await t.call('GET', `/pools/${pool}`)).json.state).toBe('FullyDispatched');
+    // The shared slot is not the pool's: a plain task runs (and ends) while the pool still prepares.
+    const plain = await submit(shellTask('echo plain'));
+    expect((await t.waitFinal(plain))['state']).toBe('Success');
+    expect(existsSync(marker)).toBe(false);
+
+    const ready = await poolWhen(pool, (p) => p['state'] === 'FullyExecuting', 'pool ready');
+    expect(ready['totalSlotCapacity']).toBe(1);
+    await poolWhen(pool, (p) => p['runningInstanceCount'] === 1 && p['queuedOrRunningTaskInstancesCount'] === 2, 'pool counts');
+    const [da, db] = [await t.waitFinal(a), await t.waitFinal(b)];
+    expect([da['state'], db['state']]).toEqual(['Success', 'Success']);
+    const outA = (await t.call('GET', `/tasks/${a}/stdout`)).text;
+    const outB = (await t.call('GET', `/tasks/${b}/stdout`)).text;
+    expect(outA).toContain('saw-marker');
+    expect(outB).toContain('saw-marker');
+    // One slot: the two pool tasks ran one after the other.
+    const [sa, sb] = [span(outA), span(outB)];
+    expect(sa.end <= sb.start || sb.end <= sa.start).toBe(true);
+    await poolWhen(pool, (p) => p['runningInstanceCount'] === 0 && p['queuedOrRunningTaskInstancesCount'] === 0, 'pool idle');
+
+    // Preparation output, per slot, full and fresh.
+    expect((await t.call('GET', `/pools/${pool}/stdout`)).text).toBe('prepared-0\n');
+    expect((await t.call('GET', `/pools/${pool}/stdout/0`)).text).toBe('prepared-0\n');
+    // stderr also carries the runner's notice about the runtime it picked
+    expect((await t.call('GET', `/pools/${pool}/stderr/0`)).text).toContain('prep-err\n');
+    expect((await t.call('POST', `/pools/${pool}/stdout/0`)).text).toBe('prepared-0\n');
+    expect((await t.call('POST', `/pools/${pool}/stdout/0`)).text).toBe('');
+    expect((await t.call('POST', `/pools/${pool}/stderr`)).text).toContain('prep-err\n');
+    expect((await t.call('POST', `/pools/${pool}/stderr`)).text).toBe('');
+    const noSlot = await t.call('GET', `/pools/${pool}/stdout/1`);
+    expect(noSlot.status).toBe(404);
+    expect(noSlot.json.message).toContain('Pool instance not found');
+    expect((await t.call('POST', '/pools/6a3f3b7e-1d2c-4b5a-8e9f-0a1b2c3d4e5f/stderr')).status).toBe(404);
+
+    expect((await t.call('POST', `/pools/${pool}/close`)).status).toBe(200);
+    const closed = await poolWhen(pool, (p) => p['state'] === 'Closed', 'pool closed');
+    expect(closed['previousState']).toBe('Closing');
+    expect(t.server.executor.stats().reserved).toBe(0);
+    // Both slots are shared again: two instances run at once.
+    const both = await submit(shellTask(timed('sleep 1'), { instanceCount: 2 }));
+    expect((await t.waitFinal(both))['state']).toBe('Success');
+    const [s0, s1] = [span((await t.call('GET', `/tasks/${both}/stdout/0`)).text), span((await t.call('GET', `/tasks/${both}/stdout/1`)).text)];
+    expect(s0.start < s1.end && s1.start < s0.end).toBe(true);
+  });
+
+  it('ends in Failure when a preparation fails, naming the slot and exit code, and fails the tasks that waited', async () => {
+    const created = await t.call('POST', '/pools', {
+      name: 'broken',
+      profile: 'docker-batch',
+      instanceCount: 1,
+      preparationTask: { commandLine: 'sleep 0.5; echo cannot-prepare >&2; exit 3' },
+    });
+    expect(created.status, created.text).toBe(201);
+    const pool = created.json.uuid as string;
+    const task = await submit(poolTask(pool, 'echo never', { waitForPoolResourcesSynchronization: true }));
+    const failed = await poolWhen(pool, (p) => p['state'] === 'Failure', 'pool failure');
+    expect(JSON.stringify(failed['errors'])).toMatch(/slot 0 \(exit code 3\)/);
+    expect((await t.call('GET', `/pools/${pool}/stderr/0`)).text).toContain('cannot-prepare\n');
+    const done = await t.waitFinal(task);
+    expect(done['state']).toBe('Failure');
+    expect(JSON.stringify(done['errors'])).toContain('pool failed');
+    expect(t.server.executor.stats().reserved).toBe(0);
+  });
+});
