@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,11 +22,11 @@ async function submit(body: Record<string, unknown>): Promise<string> {
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-async function poolWhen(uuid: string, check: (p: Record<string, any>) => boolean, what: string): Promise<Record<string, any>> {
+async function poolWhen(uuid: string, check: (p: Record<string, any>) => boolean, options: { what: string; on?: TestServer }): Promise<Record<string, any>> {
   return until(async () => {
-    const p = (await t.call('GET', `/pools/${uuid}`)).json as Record<string, unknown>;
+    const p = (await (options.on ?? t).call('GET', `/pools/${uuid}`)).json as Record<string, unknown>;
     return check(p) ? p : undefined;
-  }, what);
+  }, options.what);
 }
 
 /** Start and end times (ns) a command printed as `start <ns>` / `end <ns>`. */
@@ -72,9 +72,9 @@ describe('pools with reserved slots', () => {
     expect((await t.waitFinal(plain))['state']).toBe('Success');
     expect(existsSync(marker)).toBe(false);
 
-    const ready = await poolWhen(pool, (p) => p['state'] === 'FullyExecuting', 'pool ready');
+    const ready = await poolWhen(pool, (p) => p['state'] === 'FullyExecuting', { what: 'pool ready' });
     expect(ready['totalSlotCapacity']).toBe(1);
-    await poolWhen(pool, (p) => p['runningInstanceCount'] === 1 && p['queuedOrRunningTaskInstancesCount'] === 2, 'pool counts');
+    await poolWhen(pool, (p) => p['runningInstanceCount'] === 1 && p['queuedOrRunningTaskInstancesCount'] === 2, { what: 'pool counts' });
     const [da, db] = [await t.waitFinal(a), await t.waitFinal(b)];
     expect([da['state'], db['state']]).toEqual(['Success', 'Success']);
     const outA = (await t.call('GET', `/tasks/${a}/stdout`)).text;
@@ -84,7 +84,7 @@ describe('pools with reserved slots', () => {
     // One slot: the two pool tasks ran one after the other.
     const [sa, sb] = [span(outA), span(outB)];
     expect(sa.end <= sb.start || sb.end <= sa.start).toBe(true);
-    await poolWhen(pool, (p) => p['runningInstanceCount'] === 0 && p['queuedOrRunningTaskInstancesCount'] === 0, 'pool idle');
+    await poolWhen(pool, (p) => p['runningInstanceCount'] === 0 && p['queuedOrRunningTaskInstancesCount'] === 0, { what: 'pool idle' });
 
     // Preparation output, per slot, full and fresh.
     expect((await t.call('GET', `/pools/${pool}/stdout`)).text).toBe('prepared-0\n');
@@ -101,7 +101,7 @@ describe('pools with reserved slots', () => {
     expect((await t.call('POST', '/pools/6a3f3b7e-1d2c-4b5a-8e9f-0a1b2c3d4e5f/stderr')).status).toBe(404);
 
     expect((await t.call('POST', `/pools/${pool}/close`)).status).toBe(200);
-    const closed = await poolWhen(pool, (p) => p['state'] === 'Closed', 'pool closed');
+    const closed = await poolWhen(pool, (p) => p['state'] === 'Closed', { what: 'pool closed' });
     expect(closed['previousState']).toBe('Closing');
     expect(t.server.executor.stats().reserved).toBe(0);
     // Both slots are shared again: two instances run at once.
@@ -121,12 +121,54 @@ describe('pools with reserved slots', () => {
     expect(created.status, created.text).toBe(201);
     const pool = created.json.uuid as string;
     const task = await submit(poolTask(pool, 'echo never', { waitForPoolResourcesSynchronization: true }));
-    const failed = await poolWhen(pool, (p) => p['state'] === 'Failure', 'pool failure');
+    const failed = await poolWhen(pool, (p) => p['state'] === 'Failure', { what: 'pool failure' });
     expect(JSON.stringify(failed['errors'])).toMatch(/slot 0 \(exit code 3\)/);
     expect((await t.call('GET', `/pools/${pool}/stderr/0`)).text).toContain('cannot-prepare\n');
     const done = await t.waitFinal(task);
     expect(done['state']).toBe('Failure');
     expect(JSON.stringify(done['errors'])).toContain('pool failed');
     expect(t.server.executor.stats().reserved).toBe(0);
+  });
+});
+
+describe('pools across a restart', () => {
+  it('gives a ready pool its slot back without preparing it again, and delete releases the slot', async () => {
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'hearth-pool-restart-'));
+    const count = path.join(dir, 'prepared-times');
+    let pool = '';
+    try {
+      const first = await startTestServer({ slots: 2, sandbox: 'none', dataDir });
+      try {
+        const created = await first.call('POST', '/pools', {
+          name: 'durable',
+          profile: 'docker-batch',
+          instanceCount: 1,
+          constants: [{ key: 'COUNT', value: count }],
+          preparationTask: { commandLine: 'echo prepared >> "$COUNT"' },
+        });
+        expect(created.status, created.text).toBe(201);
+        pool = created.json.uuid as string;
+        await poolWhen(pool, (p) => p['state'] === 'FullyExecuting', { what: 'pool ready', on: first });
+      } finally {
+        await first.close();
+      }
+      const second = await startTestServer({ slots: 2, sandbox: 'none', dataDir });
+      try {
+        expect(second.server.executor.reserved(pool)).toBe(1);
+        expect((await second.call('GET', `/pools/${pool}`)).json.state).toBe('FullyExecuting');
+        const task = await second.call('POST', '/tasks', poolTask(pool, 'cat "$COUNT"'));
+        expect(task.status, task.text).toBe(201);
+        expect((await second.waitFinal(task.json.uuid as string))['state']).toBe('Success');
+        // prepared once, before the restart
+        expect((await second.call('GET', `/tasks/${task.json.uuid as string}/stdout`)).text).toBe('prepared\n');
+        expect(readFileSync(count, 'utf8')).toBe('prepared\n');
+        expect((await second.call('DELETE', `/pools/${pool}`)).status).toBe(204);
+        expect(second.server.executor.stats().reserved).toBe(0);
+      } finally {
+        await second.close();
+      }
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });
