@@ -7,6 +7,9 @@ set -euo pipefail
 D=${CEPH_DIR:-/tmp/ceph-ci}
 PORT=${RGW_PORT:-7480}
 export DEBIAN_FRONTEND=noninteractive
+# One start at a time: two concurrent runs would wipe each other's run directory.
+exec 9>"$D.lock"
+flock -w 600 9
 
 alive() { [ -f "$D/pids" ] && while read -r p; do kill -0 "$p" 2>/dev/null || return 1; done < "$D/pids"; }
 if alive && curl -s -o /dev/null "http://127.0.0.1:$PORT/"; then
