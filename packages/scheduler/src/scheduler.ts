@@ -173,7 +173,8 @@ export class Scheduler {
 
   /** A pool was created through the API: reserve its slots and prepare them. */
   async poolCreated(uuid: string): Promise<void> {
-    if (this.#closed) return;
+    // A replayed creation (idempotency key) must not reserve or prepare twice.
+    if (this.#closed || this.#pools.has(uuid) || this.#poolsStarting.has(uuid)) return;
     const starting = (async () => {
       const rec = await this.#o.store.pools.getByUuid(uuid);
       if (!rec || rec.state !== 'Submitted') return;
@@ -189,14 +190,14 @@ export class Scheduler {
   }
 
   /** The pool row is gone: its slots go back to the shared capacity, its preparation output is dropped. */
-  poolDeleted(uuid: string): Promise<void> {
+  async poolDeleted(uuid: string): Promise<void> {
     const pool = this.#pools.get(uuid);
     if (pool) {
       pool.preparing.clear();
       this.#dropPool(pool);
+      await this.#o.executor.cancel(uuid);
     }
     this.#o.logs.remove(uuid);
-    return Promise.resolve();
   }
 
   /** A task was created through the API: dispatch it. */
@@ -643,6 +644,7 @@ export class Scheduler {
     const pool = run.doc.poolUuid ? this.#pools.get(run.doc.poolUuid) : undefined;
     if (pool) return `${run.queued} instances queued for the pool's ${pool.slots} slot${pool.slots === 1 ? '' : 's'}`;
     const stats = this.#o.executor.stats();
+    if (stats.reserved >= stats.slots) return `no shared slot: pools hold all ${stats.slots} slots; ${run.queued} instances queued`;
     return stats.running >= stats.slots
       ? `no free slot (${stats.running} of ${stats.slots} busy); ${stats.queued} instances queued`
       : `${run.queued} instances queued`;

@@ -155,7 +155,7 @@ export class HearthServer {
           taskDeleted: (uuid) => void scheduler.taskDeleted(uuid),
           jobCreated: (uuid) => void scheduler.jobCreated(uuid),
           poolCreated: (uuid) => void scheduler.poolCreated(uuid).catch((e: unknown) => console.error(`hearth: pool ${uuid}`, e)),
-          poolDeleted: (uuid) => void scheduler.poolDeleted(uuid),
+          poolDeleted: (uuid) => void scheduler.poolDeleted(uuid).catch((e: unknown) => console.error(`hearth: pool ${uuid}`, e)),
         },
       });
       const apiUrl = await api.listen({ host, port: options.port ?? 8080 });
