@@ -93,7 +93,7 @@ export class FsBlobStore implements BlobStore {
     const source: AsyncIterable<Buffer> | Buffer[] = Buffer.isBuffer(body) ? [body] : (body as AsyncIterable<Buffer>);
     return wrap(async () => {
       const maxBytes = await this.#remaining(ref.owner);
-      const meta = await this.#backend.putObject(ref.owner, ref.bucket, ref.key, source, {
+      const meta = await this.#backend.putObject(ref, source, {
         contentType: options.contentType ?? 'application/octet-stream',
         userMeta: { ...options.metadata },
         maxBytes,

@@ -65,6 +65,17 @@ const RESPONSE_OVERRIDES: Record<string, string> = {
 const MAX_XML_BODY = 4 << 20;
 const MAX_USER_META_BYTES = 2048;
 
+/** An object in a request's bucket; the owner is the requester (`ctx.owner`). */
+interface KeyRef {
+  readonly bucket: string;
+  readonly key: string;
+}
+
+/** A pending multipart upload, as a request names it. */
+interface UploadRef extends KeyRef {
+  readonly uploadId: string;
+}
+
 interface Ctx {
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
@@ -202,11 +213,11 @@ export class S3Gateway {
       const ctx: Ctx = { req, res, method, query, bucket, key, owner: auth.accessKeyId, auth };
       await this.#route(ctx);
     } catch (e) {
-      this.#fail(req, res, e, { resource, requestId });
+      this.#fail({ req, res }, e, { resource, requestId });
     }
   }
 
-  #fail(req: IncomingMessage, res: ServerResponse, e: unknown, where: { resource: string; requestId: string }): void {
+  #fail({ req, res }: { req: IncomingMessage; res: ServerResponse }, e: unknown, where: { resource: string; requestId: string }): void {
     if (!isS3Error(e) && (req.destroyed || req.errored || (e as NodeJS.ErrnoException).code === 'ECONNRESET')) {
       // The client went away mid-request: nobody to answer, and nothing was committed.
       res.destroy();
@@ -268,23 +279,23 @@ export class S3Gateway {
     const uploadId = query.get('uploadId');
     switch (method) {
       case 'GET':
-        if (uploadId !== undefined) return this.#listParts(ctx, bucket, key, uploadId);
+        if (uploadId !== undefined) return this.#listParts(ctx, { bucket, key, uploadId });
         if (query.has('acl')) return this.#getAcl(ctx, bucket, key);
-        return this.#getObject(ctx, bucket, key, false);
+        return this.#getObject(ctx, { bucket, key }, { head: false });
       case 'HEAD':
-        return this.#getObject(ctx, bucket, key, true);
+        return this.#getObject(ctx, { bucket, key }, { head: true });
       case 'PUT':
         if (query.has('acl')) throw new S3Error('NotImplemented', 'Object ACLs are not implemented.');
-        if (uploadId !== undefined || query.has('partNumber')) return this.#uploadPart(ctx, bucket, key, uploadId ?? '');
+        if (uploadId !== undefined || query.has('partNumber')) return this.#uploadPart(ctx, { bucket, key, uploadId: uploadId ?? '' });
         if (ctx.req.headers['x-amz-copy-source'] !== undefined) return this.#copyObject(ctx, bucket, key);
         return this.#putObject(ctx, bucket, key);
       case 'POST':
         if (query.has('uploads')) return this.#createUpload(ctx, bucket, key);
-        if (uploadId !== undefined) return this.#completeUpload(ctx, bucket, key, uploadId);
+        if (uploadId !== undefined) return this.#completeUpload(ctx, { bucket, key, uploadId });
         throw new S3Error('NotImplemented', 'This POST request is not implemented.');
       case 'DELETE':
         if (uploadId !== undefined) {
-          const up = await this.#backend.getUpload(ctx.owner, bucket, key, uploadId);
+          const up = await this.#backend.getUpload({ owner: ctx.owner, bucket, key }, uploadId);
           await this.#backend.abortUpload(up);
           ctx.res.writeHead(204).end();
           return;
@@ -298,9 +309,9 @@ export class S3Gateway {
     }
   }
 
-  #xml(ctx: Ctx, root: string, body: XmlNode, status = 200): void {
+  #xml(ctx: Ctx, root: string, body: XmlNode): void {
     const doc = xmlDocument(root, body);
-    ctx.res.writeHead(status, { 'Content-Type': 'application/xml', 'Content-Length': Buffer.byteLength(doc) });
+    ctx.res.writeHead(200, { 'Content-Type': 'application/xml', 'Content-Length': Buffer.byteLength(doc) });
     ctx.res.end(doc);
   }
 
@@ -536,11 +547,11 @@ export class S3Gateway {
     }
     const remaining = await this.#remainingBytes(ctx.owner);
     if (remaining !== undefined && decoded.length !== undefined && decoded.length > remaining) throw new S3Error('QuotaExceeded', 'The upload exceeds the storage quota.');
-    const meta = await this.#backend.putObject(ctx.owner, bucket, key, decoded.body, { ...opts, maxBytes: remaining, checksums: decoded.checksums });
+    const meta = await this.#backend.putObject({ owner: ctx.owner, bucket, key }, decoded.body, { ...opts, maxBytes: remaining, checksums: decoded.checksums });
     ctx.res.writeHead(200, { ETag: meta.etag, 'Content-Length': 0, ...checksumHeaders(decoded.checksums) }).end();
   }
 
-  async #getObject(ctx: Ctx, bucket: string, key: string, head: boolean): Promise<void> {
+  async #getObject(ctx: Ctx, { bucket, key }: KeyRef, { head }: { head: boolean }): Promise<void> {
     checkVersionId(ctx.query);
     const { fh, meta, data } = await this.#backend.openObject(ctx.owner, bucket, key);
     let handed = false;
@@ -600,7 +611,7 @@ export class S3Gateway {
     }
   }
 
-  async #sourceOf(ctx: Ctx): Promise<{ bucket: string; key: string }> {
+  #sourceOf(ctx: Ctx): KeyRef {
     const raw = String(ctx.req.headers['x-amz-copy-source']);
     let s = raw;
     const qi = s.indexOf('?');
@@ -623,7 +634,7 @@ export class S3Gateway {
 
   async #copyObject(ctx: Ctx, bucket: string, key: string): Promise<void> {
     await this.#backend.requireBucket(ctx.owner, bucket);
-    const src = await this.#sourceOf(ctx);
+    const src = this.#sourceOf(ctx);
     const directive = String(ctx.req.headers['x-amz-metadata-directive'] ?? 'COPY').toUpperCase();
     if (directive !== 'COPY' && directive !== 'REPLACE') throw new S3Error('InvalidArgument', 'Unknown metadata directive.');
     await this.#smallBody(ctx);
@@ -641,7 +652,7 @@ export class S3Gateway {
       if (remaining !== undefined && meta.size > remaining) throw new S3Error('QuotaExceeded', 'The copy exceeds the storage quota.');
       const body = meta.size ? fh.createReadStream({ start: 0, end: meta.size - 1, highWaterMark: 1 << 20, autoClose: false }) : [];
       // The copy keeps the source ETag (identical bytes), so a multipart ETag survives a rename: Ceph does the same.
-      out = await this.#backend.putObject(ctx.owner, bucket, key, body, { ...opts, checksums: meta.checksums, etag: meta.etag, parts: meta.parts });
+      out = await this.#backend.putObject({ owner: ctx.owner, bucket, key }, body, { ...opts, checksums: meta.checksums, etag: meta.etag, parts: meta.parts });
     } finally {
       await fh.close();
     }
@@ -654,19 +665,19 @@ export class S3Gateway {
     await this.#backend.requireBucket(ctx.owner, bucket);
     const opts = this.#putOptions(ctx);
     await this.#smallBody(ctx);
-    const up = await this.#backend.createUpload(ctx.owner, bucket, key, opts);
+    const up = await this.#backend.createUpload({ owner: ctx.owner, bucket, key }, opts);
     this.#xml(ctx, 'InitiateMultipartUploadResult', { Bucket: bucket, Key: key, UploadId: up.uploadId });
   }
 
-  async #uploadPart(ctx: Ctx, bucket: string, key: string, uploadId: string): Promise<void> {
+  async #uploadPart(ctx: Ctx, { bucket, key, uploadId }: UploadRef): Promise<void> {
     const pn = ctx.query.get('partNumber') ?? '';
     if (!/^\d{1,5}$/.test(pn)) throw new S3Error('InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive.');
     const partNumber = Number(pn);
     assertPartNumber(partNumber);
-    const up = await this.#backend.getUpload(ctx.owner, bucket, key, uploadId);
+    const up = await this.#backend.getUpload({ owner: ctx.owner, bucket, key }, uploadId);
     const remaining = await this.#remainingBytes(ctx.owner);
     if (ctx.req.headers['x-amz-copy-source'] !== undefined) {
-      const src = await this.#sourceOf(ctx);
+      const src = this.#sourceOf(ctx);
       await this.#smallBody(ctx);
       const { fh, meta } = await this.#backend.openObject(ctx.owner, src.bucket, src.key);
       let part;
@@ -685,7 +696,7 @@ export class S3Gateway {
           if (start > end || end >= meta.size) throw new S3Error('InvalidRange', 'The requested range is not satisfiable', { extra: { RangeRequested: rh, ActualObjectSize: String(meta.size) } });
         }
         const body = end >= start ? fh.createReadStream({ start, end, highWaterMark: 1 << 20, autoClose: false }) : [];
-        part = await this.#backend.putPart(up, partNumber, body, { maxBytes: remaining });
+        part = await this.#backend.putPart({ upload: up, partNumber }, body, { maxBytes: remaining });
       } finally {
         await fh.close();
       }
@@ -697,12 +708,12 @@ export class S3Gateway {
       throw new S3Error('MissingContentLength', 'You must provide the Content-Length HTTP header.');
     }
     if (decoded.length !== undefined && decoded.length > 5 * 1024 ** 3) throw new S3Error('EntityTooLarge', 'Your proposed upload exceeds the maximum allowed object size.');
-    const part = await this.#backend.putPart(up, partNumber, decoded.body, { maxBytes: remaining, checksums: decoded.checksums });
+    const part = await this.#backend.putPart({ upload: up, partNumber }, decoded.body, { maxBytes: remaining, checksums: decoded.checksums });
     ctx.res.writeHead(200, { ETag: part.etag, 'Content-Length': 0, ...checksumHeaders(decoded.checksums) }).end();
   }
 
-  async #completeUpload(ctx: Ctx, bucket: string, key: string, uploadId: string): Promise<void> {
-    const up = await this.#backend.getUpload(ctx.owner, bucket, key, uploadId);
+  async #completeUpload(ctx: Ctx, { bucket, key, uploadId }: UploadRef): Promise<void> {
+    const up = await this.#backend.getUpload({ owner: ctx.owner, bucket, key }, uploadId);
     const root = parseXml(await this.#smallBody(ctx));
     if (root.name !== 'CompleteMultipartUpload') throw malformedXml();
     const parts = root.children
@@ -723,8 +734,8 @@ export class S3Gateway {
     });
   }
 
-  async #listParts(ctx: Ctx, bucket: string, key: string, uploadId: string): Promise<void> {
-    const up = await this.#backend.getUpload(ctx.owner, bucket, key, uploadId);
+  async #listParts(ctx: Ctx, { bucket, key, uploadId }: UploadRef): Promise<void> {
+    const up = await this.#backend.getUpload({ owner: ctx.owner, bucket, key }, uploadId);
     const marker = intParam(ctx.query, 'part-number-marker', 0);
     const maxParts = Math.min(1000, intParam(ctx.query, 'max-parts', 1000));
     const all = (await this.#backend.listParts(up)).filter((p) => p.partNumber > marker);

@@ -10,11 +10,11 @@ describe('FsBackend durability', () => {
     const be = new FsBackend(dir.path);
     await be.createBucket('o', 'bkt');
     const before = be.dirSync.fsyncs;
-    await be.putObject('o', 'bkt', 'k', [Buffer.from('hello')]);
+    await be.putObject({ owner: 'o', bucket: 'bkt', key: 'k' }, [Buffer.from('hello')]);
     // The shard directory is new: its parent is synced first, then the shard itself after the rename.
     expect(be.dirSync.fsyncs - before).toBe(2);
     const again = be.dirSync.fsyncs;
-    await be.putObject('o', 'bkt', 'k', [Buffer.from('hello again')]);
+    await be.putObject({ owner: 'o', bucket: 'bkt', key: 'k' }, [Buffer.from('hello again')]);
     expect(be.dirSync.fsyncs - again).toBe(1);
     await be.deleteObject('o', 'bkt', 'k');
     expect(be.dirSync.fsyncs - again).toBe(2);
@@ -26,9 +26,9 @@ describe('FsBackend durability', () => {
     await be.createBucket('o', 'bkt');
     // Warm the shard directories so only commit syncs are counted.
     const keys = Array.from({ length: 64 }, (_, i) => `key-${i % 4}`);
-    await Promise.all([...new Set(keys)].map((k) => be.putObject('o', 'bkt', k, [Buffer.from('warm')])));
+    await Promise.all([...new Set(keys)].map((k) => be.putObject({ owner: 'o', bucket: 'bkt', key: k }, [Buffer.from('warm')])));
     const before = be.dirSync.fsyncs;
-    const metas = await Promise.all(keys.map((k, i) => be.putObject('o', 'bkt', k, [Buffer.from(`body ${i}`)])));
+    const metas = await Promise.all(keys.map((k, i) => be.putObject({ owner: 'o', bucket: 'bkt', key: k }, [Buffer.from(`body ${i}`)])));
     // 64 commits into at most 4 directories: grouped, far fewer fsyncs than commits.
     expect(be.dirSync.fsyncs - before).toBeLessThan(keys.length);
     expect(metas).toHaveLength(64);

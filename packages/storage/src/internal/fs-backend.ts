@@ -3,6 +3,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
+import type { ObjectRef } from '../blob-store.js';
 import type { IndexEntry } from './key-index.js';
 import { KeyIndex } from './key-index.js';
 import { assertBucketName, assertKey, isValidBucketName } from './names.js';
@@ -59,6 +60,12 @@ export interface PutOptions {
   /** Keep this ETag instead of the data's MD5 (CopyObject keeps the source's, multipart `-N` included). */
   readonly etag?: string | undefined;
   readonly parts?: number | undefined;
+}
+
+/** One part of a pending multipart upload. */
+export interface PartRef {
+  readonly upload: UploadRecord;
+  readonly partNumber: number;
 }
 
 type Body = AsyncIterable<Buffer | Uint8Array | string> | Iterable<Buffer | Uint8Array | string>;
@@ -291,7 +298,7 @@ export class FsBackend {
     }
   }
 
-  async putObject(owner: string, bucket: string, key: string, body: Body, options: PutOptions = {}): Promise<ObjectMeta> {
+  async putObject({ owner, bucket, key }: ObjectRef, body: Body, options: PutOptions = {}): Promise<ObjectMeta> {
     await this.requireBucket(owner, bucket);
     assertKey(key);
     const temp = await writeTemp(this.#tmpDir, body, { maxBytes: options.maxBytes, signal: options.signal });
@@ -358,7 +365,7 @@ export class FsBackend {
 
   // ---- multipart ----
 
-  async createUpload(owner: string, bucket: string, key: string, options: PutOptions = {}): Promise<UploadRecord> {
+  async createUpload({ owner, bucket, key }: ObjectRef, options: PutOptions = {}): Promise<UploadRecord> {
     await this.requireBucket(owner, bucket);
     assertKey(key);
     const uploadId = randomBytes(16).toString('hex');
@@ -380,7 +387,7 @@ export class FsBackend {
     return rec;
   }
 
-  async getUpload(owner: string, bucket: string, key: string, uploadId: string): Promise<UploadRecord> {
+  async getUpload({ owner, bucket, key }: ObjectRef, uploadId: string): Promise<UploadRecord> {
     await this.requireBucket(owner, bucket);
     const rec = UPLOAD_ID_RE.test(uploadId) ? this.#uploads.get(uploadId) : undefined;
     if (!rec || rec.bucket !== bucket || rec.key !== key) {
@@ -397,7 +404,7 @@ export class FsBackend {
     return path.join(this.#mpDir, uploadId, String(partNumber).padStart(5, '0'));
   }
 
-  async putPart(upload: UploadRecord, partNumber: number, body: Body, options: PutOptions = {}): Promise<PartInfo> {
+  async putPart({ upload, partNumber }: PartRef, body: Body, options: PutOptions = {}): Promise<PartInfo> {
     assertPartNumber(partNumber);
     const temp = await writeTemp(this.#tmpDir, body, { maxBytes: options.maxBytes, signal: options.signal });
     const meta: ObjectMeta = {
