@@ -73,6 +73,38 @@ interface PoolRun {
   /** Tasks parked until the pool is ready. */
   readonly parked: Set<string>;
   countsTimer: NodeJS.Timeout | undefined;
+  /** Elastic pools: the next resize check, and since when the pool has had more slots than it needs. */
+  resizeTimer: NodeJS.Timeout | undefined;
+  idleSince: number | undefined;
+}
+
+/** A pool's `elasticProperty` with the Python SDK's defaults, or undefined when the pool is not elastic. */
+interface Elastic {
+  readonly min: number;
+  readonly max: number;
+  readonly minIdle: number;
+  readonly periodSec: number;
+  readonly factor: number;
+  readonly minIdleTimeSec: number;
+}
+
+function elasticOf(doc: PoolJson): Elastic | undefined {
+  const e = doc.elasticProperty;
+  if (e['isElastic'] !== true) return undefined;
+  const num = (key: string, fallback: number): number => {
+    const v = e[key];
+    return typeof v === 'number' && Number.isFinite(v) ? v : fallback;
+  };
+  const min = Math.max(0, Math.floor(num('minTotalSlots', 0)));
+  return {
+    min,
+    max: Math.max(min, Math.floor(num('maxTotalSlots', 1))),
+    minIdle: Math.max(0, Math.floor(num('minIdleSlots', 0))),
+    // A zero period would spin: one check a second at most.
+    periodSec: Math.max(1, num('resizePeriod', 90)),
+    factor: Math.min(1, Math.max(0.01, num('rampResizeFactor', 1))),
+    minIdleTimeSec: Math.max(0, num('minIdleTimeSeconds', 0)),
+  };
 }
 
 /**
@@ -310,21 +342,25 @@ export class Scheduler {
     const pool: PoolRun = {
       uuid: doc.uuid,
       userId,
-      slots: this.#o.executor.reserve(doc.uuid, doc.instanceCount),
+      // An elastic pool starts at its minimum and grows with its queue.
+      slots: this.#o.executor.reserve(doc.uuid, elasticOf(doc)?.min ?? doc.instanceCount),
       preparing: new Set(),
       ready: false,
       waitByDefault: doc.taskDefaultWaitForPoolResourcesSynchronization,
       parked: new Set(),
       countsTimer: undefined,
+      resizeTimer: undefined,
+      idleSince: undefined,
     };
     this.#pools.set(doc.uuid, pool);
+    this.#armResize(pool);
     return pool;
   }
 
   /** Runs the preparation command once per slot (FullyDispatched), or declares the pool ready (FullyExecuting). */
   async #startPool(pool: PoolRun, doc: PoolJson): Promise<void> {
     const command = doc.preparationTask?.commandLine;
-    const short = doc.instanceCount - pool.slots;
+    const short = (elasticOf(doc)?.min ?? doc.instanceCount) - pool.slots;
     const capacity = (d: PoolJson): PoolJson => ({
       ...d,
       totalSlotCapacity: pool.slots,
@@ -340,17 +376,94 @@ export class Scheduler {
       return;
     }
     await this.#setPoolState(pool, 'FullyDispatched', capacity);
-    for (let i = 0; i < pool.slots; i++) pool.preparing.add(i);
+    await this.#prepare(pool, { doc, command, from: 0 });
+  }
+
+  /** Runs the preparation command on slots `from`..`slots - 1`. */
+  async #prepare(pool: PoolRun, options: { doc: PoolJson; command: string; from: number }): Promise<void> {
+    const { doc, command, from } = options;
+    for (let i = from; i < pool.slots; i++) pool.preparing.add(i);
     const owner = await this.#ownerOf(pool.userId);
     await this.#o.executor.submit({
       taskUuid: pool.uuid,
       owner,
-      instances: [{ start: 0, end: pool.slots - 1 }],
+      instances: [{ start: from, end: pool.slots - 1 }],
       group: pool.uuid,
-      // Ahead of any task already queued for the pool (after a restart).
+      // Ahead of any task already queued for the pool (after a restart, or on slots an elastic pool adds).
       priority: 2,
       template: this.#poolTemplate(doc, { owner, command }),
     });
+  }
+
+  /** Checks every `resizePeriod` whether an elastic pool should grow or shrink (its settings are read fresh). */
+  #armResize(pool: PoolRun, delaySec = 1): void {
+    pool.resizeTimer = setTimeout(() => {
+      pool.resizeTimer = undefined;
+      void (async () => {
+        const rec = await this.#o.store.pools.get(pool.userId, pool.uuid);
+        if (!rec || this.#closed || this.#pools.get(pool.uuid) !== pool) return;
+        const doc = JSON.parse(rec.doc) as PoolJson;
+        const elastic = elasticOf(doc);
+        if (elastic && rec.state !== 'Closing') await this.#resize(pool, { doc, elastic });
+        if (!this.#closed && this.#pools.get(pool.uuid) === pool) this.#armResize(pool, elastic?.periodSec ?? 90);
+      })().catch((e: unknown) => console.error(`hearth scheduler: could not resize pool ${pool.uuid}`, e));
+    }, delaySec * 1000);
+    pool.resizeTimer.unref();
+  }
+
+  /**
+   * Elastic sizing: enough slots for the pool's queued and running instances plus `minIdleSlots`, within the
+   * min/max; a step moves `rampResizeFactor` of the way (at least one slot), and shrinking waits until the pool has
+   * had too many slots for `minIdleTimeSeconds`.
+   */
+  async #resize(pool: PoolRun, options: { doc: PoolJson; elastic: Elastic }): Promise<void> {
+    const { doc, elastic: e } = options;
+    const target = Math.min(e.max, Math.max(e.min, this.#poolLoad(pool.uuid).queuedOrRunning + e.minIdle));
+    let next = pool.slots;
+    if (target > pool.slots) {
+      pool.idleSince = undefined;
+      next = pool.slots + Math.max(1, Math.ceil((target - pool.slots) * e.factor));
+    } else if (target < pool.slots) {
+      pool.idleSince ??= Date.now();
+      if (Date.now() - pool.idleSince >= e.minIdleTimeSec * 1000) {
+        pool.idleSince = undefined;
+        next = pool.slots - Math.max(1, Math.ceil((pool.slots - target) * e.factor));
+      }
+    } else {
+      pool.idleSince = undefined;
+    }
+    if (next === pool.slots) return;
+    const before = pool.slots;
+    pool.slots = this.#o.executor.reserve(pool.uuid, next);
+    if (pool.slots === before) return;
+    await this.#updatePool(pool, (d) => ({
+      ...d,
+      totalSlotCapacity: pool.slots,
+      lastModified: new Date().toISOString(),
+      status: { ...(d.status ?? {}), reservedSlots: pool.slots },
+    }));
+    const command = doc.preparationTask?.commandLine;
+    // Added slots are prepared like the first ones.
+    if (command && pool.slots > before) {
+      const added = pool.slots;
+      await this.#prepare(pool, { doc, command, from: before }).catch(() => {
+        // a slot given back and taken again while its previous preparation still runs: it is prepared already
+        for (let i = before; i < added; i++) pool.preparing.delete(i);
+      });
+    }
+  }
+
+  /** The pool's task instances running now, and running or waiting (queued in the executor or parked). */
+  #poolLoad(poolUuid: string): { running: number; queuedOrRunning: number } {
+    let running = 0;
+    let queuedOrRunning = 0;
+    for (const run of this.#runs.values()) {
+      if (run.doc.poolUuid !== poolUuid) continue;
+      running += run.active.size;
+      const parked = this.#waiting.get(run.doc.uuid);
+      queuedOrRunning += run.active.size + (parked ? parked.segments.reduce((n, s) => n + s.end - s.start + 1, 0) : Math.max(0, run.queued));
+    }
+    return { running, queuedOrRunning };
   }
 
   /** The preparation command's instance template: the pool's profile, constants and resources. */
@@ -449,6 +562,7 @@ export class Scheduler {
     if (this.#pools.get(pool.uuid) !== pool) return;
     this.#pools.delete(pool.uuid);
     clearTimeout(pool.countsTimer);
+    clearTimeout(pool.resizeTimer);
     this.#o.executor.release(pool.uuid);
   }
 
@@ -458,14 +572,7 @@ export class Scheduler {
     if (!pool || pool.countsTimer) return;
     pool.countsTimer = setTimeout(() => {
       pool.countsTimer = undefined;
-      let running = 0;
-      let queuedOrRunning = 0;
-      for (const run of this.#runs.values()) {
-        if (run.doc.poolUuid !== poolUuid) continue;
-        running += run.active.size;
-        const parked = this.#waiting.get(run.doc.uuid);
-        queuedOrRunning += run.active.size + (parked ? parked.segments.reduce((n, s) => n + s.end - s.start + 1, 0) : Math.max(0, run.queued));
-      }
+      const { running, queuedOrRunning } = this.#poolLoad(poolUuid);
       void this.#updatePool(pool, (d) =>
         d.runningInstanceCount === running && d.queuedOrRunningTaskInstancesCount === queuedOrRunning
           ? undefined
@@ -626,7 +733,10 @@ export class Scheduler {
     ]) {
       clearTimeout(t);
     }
-    for (const pool of this.#pools.values()) clearTimeout(pool.countsTimer);
+    for (const pool of this.#pools.values()) {
+      clearTimeout(pool.countsTimer);
+      clearTimeout(pool.resizeTimer);
+    }
     this.#unsubscribe?.();
     clearInterval(this.#reasonTimer);
     for (const run of this.#runs.values()) if (run.dirty) await this.#persistNow(run);

@@ -172,3 +172,25 @@ describe('pools across a restart', () => {
     }
   });
 });
+
+describe('elastic pools', () => {
+  it('grow with their queue up to maxTotalSlots and shrink back to minTotalSlots once idle', async () => {
+    const created = await t.call('POST', '/pools', {
+      name: 'elastic',
+      profile: 'docker-batch',
+      instanceCount: 0,
+      elasticProperty: { isElastic: true, minTotalSlots: 0, maxTotalSlots: 2, minIdleSlots: 0, resizePeriod: 1, rampResizeFactor: 1, minIdleTimeSeconds: 1 },
+    });
+    expect(created.status, created.text).toBe(201);
+    const pool = created.json.uuid as string;
+    expect((await poolWhen(pool, (p) => p['state'] === 'FullyExecuting', { what: 'pool ready' }))['totalSlotCapacity']).toBe(0);
+    const task = await submit(poolTask(pool, timed('sleep 1.5'), { instanceCount: 2 }));
+    await poolWhen(pool, (p) => p['totalSlotCapacity'] === 2, { what: 'pool grown' });
+    expect((await t.waitFinal(task))['state']).toBe('Success');
+    const [s0, s1] = [span((await t.call('GET', `/tasks/${task}/stdout/0`)).text), span((await t.call('GET', `/tasks/${task}/stdout/1`)).text)];
+    expect(s0.start < s1.end && s1.start < s0.end).toBe(true);
+    await poolWhen(pool, (p) => p['totalSlotCapacity'] === 0, { what: 'pool shrunk' });
+    expect(t.server.executor.stats().reserved).toBe(0);
+    expect((await t.call('DELETE', `/pools/${pool}`)).status).toBe(204);
+  });
+});

@@ -55,7 +55,9 @@ async function slotOf(app: ApiContext, ctx: RequestContext): Promise<{ uuid: str
   const raw = ctx.params['instanceId'];
   if (raw === undefined) return { uuid: row.uuid, instanceId: undefined };
   const id = Number(raw);
-  if (!/^\d+$/.test(raw) || id >= (JSON.parse(row.doc) as PoolJson).instanceCount) {
+  const doc = JSON.parse(row.doc) as PoolJson;
+  const maxSlots = doc.elasticProperty['isElastic'] === true ? Number(doc.elasticProperty['maxTotalSlots'] ?? 1) : 0;
+  if (!/^\d+$/.test(raw) || id >= Math.max(doc.instanceCount, doc.totalSlotCapacity, maxSlots)) {
     throw notFound(`Pool instance not found: pool '${row.uuid}' has no instance '${raw}'`);
   }
   return { uuid: row.uuid, instanceId: id };
