@@ -16,6 +16,7 @@ import type { InstanceResult, InstanceSpec, RuntimeKind, SnapshotSpec } from '@h
 import type { EntityRecord, Store } from '@hearth/store';
 import { evaluateDependencies } from './dependency-gate.js';
 import { LogStore } from './log-store.js';
+import { poolSizing, type PoolSizing } from './pool-sizing.js';
 import { TaskRun, idsOfRange } from './task-run.js';
 
 export interface ProfileTemplate {
@@ -76,35 +77,6 @@ interface PoolRun {
   /** Elastic pools: the next resize check, and since when the pool has had more slots than it needs. */
   resizeTimer: NodeJS.Timeout | undefined;
   idleSince: number | undefined;
-}
-
-/** A pool's `elasticProperty` with the Python SDK's defaults, or undefined when the pool is not elastic. */
-interface Elastic {
-  readonly min: number;
-  readonly max: number;
-  readonly minIdle: number;
-  readonly periodSec: number;
-  readonly factor: number;
-  readonly minIdleTimeSec: number;
-}
-
-function elasticOf(doc: PoolJson): Elastic | undefined {
-  const e = doc.elasticProperty;
-  if (e['isElastic'] !== true) return undefined;
-  const num = (key: string, fallback: number): number => {
-    const v = e[key];
-    return typeof v === 'number' && Number.isFinite(v) ? v : fallback;
-  };
-  const min = Math.max(0, Math.floor(num('minTotalSlots', 0)));
-  return {
-    min,
-    max: Math.max(min, Math.floor(num('maxTotalSlots', 1))),
-    minIdle: Math.max(0, Math.floor(num('minIdleSlots', 0))),
-    // A zero period would spin: one check a second at most.
-    periodSec: Math.max(1, num('resizePeriod', 90)),
-    factor: Math.min(1, Math.max(0.01, num('rampResizeFactor', 1))),
-    minIdleTimeSec: Math.max(0, num('minIdleTimeSeconds', 0)),
-  };
 }
 
 /**
@@ -342,8 +314,7 @@ export class Scheduler {
     const pool: PoolRun = {
       uuid: doc.uuid,
       userId,
-      // An elastic pool starts at its minimum and grows with its queue.
-      slots: this.#o.executor.reserve(doc.uuid, elasticOf(doc)?.min ?? doc.instanceCount),
+      slots: this.#o.executor.reserve(doc.uuid, initialSlots(doc)),
       preparing: new Set(),
       ready: false,
       waitByDefault: doc.taskDefaultWaitForPoolResourcesSynchronization,
@@ -360,7 +331,7 @@ export class Scheduler {
   /** Runs the preparation command once per slot (FullyDispatched), or declares the pool ready (FullyExecuting). */
   async #startPool(pool: PoolRun, doc: PoolJson): Promise<void> {
     const command = doc.preparationTask?.commandLine;
-    const short = (elasticOf(doc)?.min ?? doc.instanceCount) - pool.slots;
+    const short = initialSlots(doc) - pool.slots;
     const capacity = (d: PoolJson): PoolJson => ({
       ...d,
       totalSlotCapacity: pool.slots,
@@ -395,7 +366,7 @@ export class Scheduler {
     });
   }
 
-  /** Checks every `resizePeriod` whether an elastic pool should grow or shrink (its settings are read fresh). */
+  /** Checks every `resizePeriod` whether an elastic or scaled pool should grow or shrink (settings read fresh). */
   #armResize(pool: PoolRun, delaySec = 1): void {
     pool.resizeTimer = setTimeout(() => {
       pool.resizeTimer = undefined;
@@ -403,9 +374,9 @@ export class Scheduler {
         const rec = await this.#o.store.pools.get(pool.userId, pool.uuid);
         if (!rec || this.#closed || this.#pools.get(pool.uuid) !== pool) return;
         const doc = JSON.parse(rec.doc) as PoolJson;
-        const elastic = elasticOf(doc);
-        if (elastic && rec.state !== 'Closing') await this.#resize(pool, { doc, elastic });
-        if (!this.#closed && this.#pools.get(pool.uuid) === pool) this.#armResize(pool, elastic?.periodSec ?? 90);
+        const sizing = poolSizing(doc, new Date());
+        if (sizing && rec.state !== 'Closing') await this.#resize(pool, { doc, sizing });
+        if (!this.#closed && this.#pools.get(pool.uuid) === pool) this.#armResize(pool, sizing?.periodSec ?? 90);
       })().catch((e: unknown) => console.error(`hearth scheduler: could not resize pool ${pool.uuid}`, e));
     }, delaySec * 1000);
     pool.resizeTimer.unref();
@@ -414,10 +385,15 @@ export class Scheduler {
   /**
    * Elastic sizing: enough slots for the pool's queued and running instances plus `minIdleSlots`, within the
    * min/max; a step moves `rampResizeFactor` of the way (at least one slot), and shrinking waits until the pool has
-   * had too many slots for `minIdleTimeSeconds`.
+   * had too many slots for `minIdleTimeSeconds`. A scaling policy sizes the same way; `activePolicyName` follows it.
    */
-  async #resize(pool: PoolRun, options: { doc: PoolJson; elastic: Elastic }): Promise<void> {
-    const { doc, elastic: e } = options;
+  async #resize(pool: PoolRun, options: { doc: PoolJson; sizing: PoolSizing }): Promise<void> {
+    const { doc, sizing: e } = options;
+    if (e.policyName !== undefined && (doc.scaling?.['activePolicyName'] ?? null) !== e.policyName) {
+      await this.#updatePool(pool, (d) => ({ ...d, ...(d.scaling ? { scaling: { ...d.scaling, activePolicyName: e.policyName } } : {}) }));
+    }
+    // No policy enabled right now: the pool keeps its size.
+    if (e.policyName === null) return;
     const target = Math.min(e.max, Math.max(e.min, this.#poolLoad(pool.uuid).queuedOrRunning + e.minIdle));
     let next = pool.slots;
     if (target > pool.slots) {
@@ -1224,4 +1200,10 @@ function snapshotSpec(doc: TaskJson | undefined, config: SnapshotRecord['snapsho
     whitelist: config?.whitelist ?? doc?.snapshotWhitelist ?? doc?.resultsWhitelist ?? null,
     blacklist: config?.blacklist ?? doc?.snapshotBlacklist ?? doc?.resultsBlacklist ?? null,
   };
+}
+
+/** Slots a pool asks for first: an elastic or scaled pool its minimum (it grows with its queue), else `instanceCount`. */
+function initialSlots(doc: PoolJson): number {
+  const sizing = poolSizing(doc, new Date());
+  return sizing && sizing.policyName !== null ? sizing.min : doc.instanceCount;
 }

@@ -194,3 +194,38 @@ describe('elastic pools', () => {
     expect((await t.call('DELETE', `/pools/${pool}`)).status).toBe(204);
   });
 });
+
+describe('scaled pools', () => {
+  it('size themselves by the first enabled policy, report it in activePolicyName, and follow a new policy', async () => {
+    const days = ['sunday', 'monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday'];
+    const otherDays = days.filter((_, i) => i !== new Date().getUTCDay());
+    const created = await t.call('POST', '/pools', {
+      name: 'scaled',
+      profile: 'docker-batch',
+      instanceCount: 0,
+      elasticProperty: { resizePeriod: 1 },
+      scaling: {
+        policies: [
+          { type: 'Fixed', name: 'not-today', slotsCount: 2, enabledPeriods: [{ type: 'Weekly', days: otherDays, startTimeUtc: '00:00:00', endTimeUtc: '23:59:59' }] },
+          { type: 'Fixed', name: 'one', slotsCount: 1, enabledPeriods: [{ type: 'Always' }] },
+        ],
+      },
+    });
+    expect(created.status, created.text).toBe(201);
+    const pool = created.json.uuid as string;
+    const fixed = await poolWhen(pool, (p) => p['scaling']?.activePolicyName === 'one', { what: 'policy one' });
+    expect(fixed['totalSlotCapacity']).toBe(1);
+    expect(t.server.executor.reserved(pool)).toBe(1);
+
+    const put = await t.call('PUT', `/pools/${pool}/scaling`, {
+      policies: [{ type: 'ManagedTasksQueue', name: 'queue', minTotalSlots: 0, maxTotalSlots: 2, minIdleSlots: 0, minIdleTimeSeconds: 0, scalingFactor: 1 }],
+    });
+    expect(put.status, put.text).toBe(200);
+    await poolWhen(pool, (p) => p['scaling']?.activePolicyName === 'queue' && p['totalSlotCapacity'] === 0, { what: 'policy queue, idle' });
+    const task = await submit(poolTask(pool, 'sleep 0.5', { instanceCount: 2 }));
+    await poolWhen(pool, (p) => p['totalSlotCapacity'] === 2, { what: 'pool grown by the queue' });
+    expect((await t.waitFinal(task))['state']).toBe('Success');
+    expect((await t.call('DELETE', `/pools/${pool}`)).status).toBe(204);
+    expect(t.server.executor.stats().reserved).toBe(0);
+  });
+});
