@@ -779,9 +779,10 @@ export class Scheduler {
     const tasks = await this.#o.store.tasks.listBy(userId, { poolUuid });
     if (tasks.every((t) => isFinalTaskState(t.state as TaskState))) {
       const idle = (d: PoolJson): PoolJson => ({ ...d, runningInstanceCount: 0, runningCoreCount: 0, queuedOrRunningTaskInstancesCount: 0 });
-      await this.#setPoolState({ userId, uuid: poolUuid }, 'Closed', idle);
+      // Slots first: whoever sees Closed finds them shared again.
       const pool = this.#pools.get(poolUuid);
       if (pool) this.#dropPool(pool);
+      await this.#setPoolState({ userId, uuid: poolUuid }, 'Closed', idle);
     }
   }
 

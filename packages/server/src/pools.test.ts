@@ -52,12 +52,12 @@ describe('pools with reserved slots', () => {
       profile: 'docker-batch',
       instanceCount: 1,
       constants: [{ key: 'MARKER', value: marker }],
-      preparationTask: { commandLine: `sleep 1.5; touch "$MARKER"; echo prepared-$INSTANCE_ID; echo prep-err >&2` },
+      preparationTask: { commandLine: `sleep 3; touch "$MARKER"; echo prepared-$INSTANCE_ID; echo prep-err >&2` },
       taskDefaultWaitForPoolResourcesSynchronization: true,
     });
     expect(created.status, created.text).toBe(201);
     const pool = created.json.uuid as string;
-    expect(t.server.executor.stats().reserved).toBe(1);
+    await until(() => Promise.resolve(t.server.executor.stats().reserved === 1 ? true : undefined), 'slot reserved');
 
     const a = await submit(poolTask(pool, timed('test -f "$MARKER" && echo saw-marker; sleep 1')));
     const b = await submit(poolTask(pool, timed('test -f "$MARKER" && echo saw-marker; sleep 1')));
