@@ -1104,8 +1104,17 @@ export class Scheduler {
       }
       for (const s of rest) for (let i = s.start; i <= s.end; i++) run.cancelled.push(i);
     }
-    // Anything the executor dropped without telling (should not happen) is recorded rather than left pending.
+    // Instances the executor let go of without an outcome (should not happen) end as Lost rather than leave the
+    // task running forever.
     run.queued = 0;
+    if (run.finishedCount < run.total && !run.verdict) {
+      const done = new Set([...run.succeeded, ...run.failed, ...run.cancelled]);
+      const lost = remainingSegments(run.doc, done).flatMap((seg) => Array.from({ length: seg.end - seg.start + 1 }, (_, i) => seg.start + i));
+      if (lost.length > 0) {
+        (run.aborting ? run.cancelled : run.failed).push(...lost);
+        if (!run.aborting) run.addError({ code: 'Lost', message: `${lost.length} instances ended without an outcome`, debug: null });
+      }
+    }
     if (this.#deleted.has(uuid)) {
       this.#runs.delete(uuid);
       this.#o.logs.remove(uuid);
