@@ -73,27 +73,31 @@ export async function run() {
 /** 100,000 stored tasks, then every page of a tag-filtered paginate walked to the end. */
 async function paginationFigures() {
   const dataDir = tempDir();
-  const { Store } = await import(path.join(ROOT, 'packages/store/dist/index.js'));
   const { openDataDir } = await import(path.join(ROOT, 'packages/server/dist/index.js'));
+  // One real, finished task as the template of every stored document, so the server reads them as it would its own.
   const hearth = await startHearth({ dataDir });
+  const { uuid: first } = await post(hearth.apiUrl, hearth.token, { name: 'template', profile: 'docker-batch', instanceCount: 1, constants: [{ key: 'DOCKER_CMD', value: 'true' }] });
+  let template;
+  do {
+    template = await (await fetch(`${hearth.apiUrl}/tasks/${first}?longPollSeconds=10&ifState=${template?.state ?? 'Submitted'}`, { headers: { authorization: hearth.token } })).json();
+  } while (!['Success', 'Failure'].includes(template.state));
   await hearth.stop();
   const store = await openDataDir(dataDir);
   const [user] = await store.listUsers();
   const total = 100_000;
-  const now = new Date().toISOString();
   let t0 = performance.now();
   for (let start = 0; start < total; start += 5000) {
     await store.transaction(async (s) => {
       for (let i = start; i < start + 5000; i++) {
         const uuid = `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
         const tags = [`group-${i % 10}`, i % 100 === 0 ? 'rare' : 'common'];
-        await s.tasks.insert(user.id, { uuid, shortname: uuid, name: `t-${i}`, state: 'Submitted', profile: 'docker-batch', creationDate: now, lastModified: now, tags, doc: JSON.stringify({ uuid, name: `t-${i}`, tags, state: 'Submitted' }) });
+        const doc = { ...template, uuid, shortname: uuid, name: `t-${i}`, tags };
+        await s.tasks.insert(user.id, { uuid, shortname: uuid, name: doc.name, state: doc.state, profile: 'docker-batch', creationDate: doc.creationDate, lastModified: doc.lastModified, tags, doc: JSON.stringify(doc) });
       }
     });
   }
   const loadSeconds = (performance.now() - t0) / 1000;
   await store.close();
-  void Store;
   const server = await startHearth({ dataDir });
   const rows = [];
   try {

@@ -130,9 +130,14 @@ export class Scheduler {
     const unfinished = await this.#o.store.tasks.listByState(FINAL_STATES, { not: true });
     const runs = new Map<string, TaskRun>();
     for (const rec of unfinished) {
-      const run = this.#restoreRun(rec, await this.#ownerOf(rec.userId));
-      this.#runs.set(rec.uuid, run);
-      runs.set(rec.uuid, run);
+      try {
+        const run = this.#restoreRun(rec, await this.#ownerOf(rec.userId));
+        this.#runs.set(rec.uuid, run);
+        runs.set(rec.uuid, run);
+      } catch (e) {
+        // One unreadable document must not keep the server from starting: the task is left as it is, and said.
+        console.error(`hearth scheduler: cannot resume task ${rec.uuid}`, e);
+      }
     }
     // Leftover instances come back as `instance-started` events (and `instance-finished` for those that ended).
     const leftovers = ((await this.#o.executor.recover?.()) ?? []) as { taskUuid: string; instanceId: number }[];
