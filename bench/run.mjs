@@ -4,7 +4,7 @@
 // A bench module exports `title` and `async run()` returning rows:
 //   { metric, value, unit, baseline?: { name, value }, target?: string, note?: string }
 // `npm run bench -- storage` runs only the modules whose file name contains "storage".
-import { readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { execSync } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -41,17 +41,34 @@ const lines = [
   'Each figure is measured beside its baseline in the same run. Benchmarks are not tests: nothing here fails a build.',
   '',
 ];
-for (const s of sections) {
-  lines.push(`## ${s.title}`, '', `\`bench/${s.file}\`, ${s.seconds.toFixed(1)} s.`, '');
-  lines.push('| metric | Hearth | baseline | ratio | target |', '|---|---|---|---|---|');
+function renderSection(s) {
+  const out = [`## ${s.title}`, '', `\`bench/${s.file}\`, ${s.seconds.toFixed(1)} s.`, ''];
+  out.push('| metric | Hearth | baseline | ratio | target |', '|---|---|---|---|---|');
   for (const r of s.rows) {
     const base = r.baseline ? `${fmt(r.baseline.value)} ${r.unit} (${r.baseline.name})` : '';
     const ratio = r.baseline && r.baseline.value ? `${(r.value / r.baseline.value).toFixed(2)}×` : '';
-    lines.push(`| ${r.metric} | ${fmt(r.value)} ${r.unit} | ${base} | ${ratio} | ${r.target ?? ''} |`);
+    out.push(`| ${r.metric} | ${fmt(r.value)} ${r.unit} | ${base} | ${ratio} | ${r.target ?? ''} |`);
   }
   const notes = s.rows.filter((r) => r.note).map((r) => `- ${r.metric}: ${r.note}`);
-  if (notes.length) lines.push('', ...notes);
-  lines.push('');
+  if (notes.length) out.push('', ...notes);
+  out.push('');
+  return out;
 }
-if (!only) writeFileSync(path.join(dir, '..', 'docs', 'benchmarks.md'), lines.join('\n'));
-else console.log(`(partial run: docs/benchmarks.md not rewritten)`);
+for (const s of sections) lines.push(...renderSection(s));
+const target = path.join(dir, '..', 'docs', 'benchmarks.md');
+if (!only || !existsSync(target)) {
+  writeFileSync(target, lines.join('\n'));
+} else {
+  // A partial run replaces only its own sections, keeping the others (and their dates) as they were.
+  const text = readFileSync(target, 'utf8');
+  const parts = text.split(/\n(?=## )/);
+  for (const s of sections) {
+    const fresh = renderSection(s).join('\n');
+    const at = parts.findIndex((p) => p.startsWith(`## ${s.title}\n`));
+    const dated = `${fresh}\n_This section was measured on ${new Date().toISOString()} by \`npm run bench -- ${only}\`._\n`;
+    if (at >= 0) parts[at] = dated;
+    else parts.push(dated);
+  }
+  writeFileSync(target, parts.join('\n'));
+  console.log(`(partial run: its sections of docs/benchmarks.md rewritten)`);
+}

@@ -117,8 +117,16 @@ export class HotStatements {
   readonly insertTag: BetterSqlite3.Statement;
   readonly count: BetterSqlite3.Statement;
 
+  readonly #raw: BetterSqlite3.Database;
+  readonly #dataVersion: BetterSqlite3.Statement;
+  /** Recently read rows by uuid; this connection's writes invalidate them, other connections' writes flush them. */
+  readonly #rows = new Map<string, EntityRecord>();
+  #version = -1;
+
   constructor(raw: BetterSqlite3.Database, kind: Pick<EntityKindConfig, 'table' | 'tagTable'>) {
     const t = kind.table;
+    this.#raw = raw;
+    this.#dataVersion = raw.prepare('PRAGMA data_version');
     this.byUuid = raw.prepare(`SELECT ${COLUMNS} FROM ${t} WHERE uuid = ? AND user_id = ?`);
     this.byShortname = raw.prepare(`SELECT ${COLUMNS} FROM ${t} WHERE user_id = ? AND shortname = ?`);
     this.anyByUuid = raw.prepare(`SELECT ${COLUMNS} FROM ${t} WHERE uuid = ?`);
@@ -128,6 +136,28 @@ export class HotStatements {
     );
     this.insertTag = raw.prepare(`INSERT OR IGNORE INTO ${kind.tagTable} (user_id, tag, entity_seq) VALUES (?, ?, ?)`);
     this.count = raw.prepare(`SELECT n FROM entity_counts WHERE user_id = ? AND kind = '${t}'`);
+  }
+
+  /** A user's row by uuid, from memory when nothing changed it since it was read (never inside a transaction). */
+  rowByUuid(uuid: string, userId: number): EntityRecord | undefined {
+    if (this.#raw.inTransaction) return this.byUuid.get(uuid, userId) as EntityRecord | undefined;
+    const version = (this.#dataVersion.get() as { data_version: number }).data_version;
+    if (version !== this.#version) {
+      this.#rows.clear();
+      this.#version = version;
+    }
+    const hit = this.#rows.get(uuid);
+    if (hit) return hit.userId === userId ? hit : undefined;
+    const row = this.byUuid.get(uuid, userId) as EntityRecord | undefined;
+    if (row) {
+      if (this.#rows.size >= 20_000) this.#rows.clear();
+      this.#rows.set(uuid, row);
+    }
+    return row;
+  }
+
+  invalidate(uuid: string): void {
+    this.#rows.delete(uuid);
   }
 }
 
@@ -199,9 +229,7 @@ export class EntityRepository {
 
   /** Finds by uuid or by shortname, as every Qarnot route accepts either. */
   get(userId: number, idOrShortname: string): Promise<EntityRecord | undefined> {
-    const row = (this.hot.byUuid.get(idOrShortname, userId) ?? this.hot.byShortname.get(userId, idOrShortname)) as
-      | EntityRecord
-      | undefined;
+    const row = this.hot.rowByUuid(idOrShortname, userId) ?? (this.hot.byShortname.get(userId, idOrShortname) as EntityRecord | undefined);
     return Promise.resolve(row);
   }
 
@@ -216,6 +244,7 @@ export class EntityRepository {
     uuid: string,
     patch: { state?: string; name?: string; lastModified: string; doc: string; tags?: readonly string[] },
   ): Promise<boolean> {
+    this.hot.invalidate(uuid);
     const result = await this.db
       .updateTable(this.kind.table)
       .set({
@@ -228,6 +257,7 @@ export class EntityRepository {
       .where('user_id', '=', userId)
       .returning('seq')
       .executeTakeFirst();
+    this.hot.invalidate(uuid);
     if (!result) return false;
     if (patch.tags) {
       await this.db.deleteFrom(this.kind.tagTable).where('entity_seq', '=', result.seq).execute();
@@ -243,12 +273,14 @@ export class EntityRepository {
   }
 
   async delete(userId: number, uuid: string): Promise<boolean> {
+    this.hot.invalidate(uuid);
     const row = await this.db
       .deleteFrom(this.kind.table)
       .where('uuid', '=', uuid)
       .where('user_id', '=', userId)
       .returning('seq')
       .executeTakeFirst();
+    this.hot.invalidate(uuid);
     // Tags go with it: ON DELETE CASCADE.
     return row !== undefined;
   }

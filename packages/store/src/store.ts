@@ -185,6 +185,7 @@ export class Store implements StoreScope {
   // ---- users
 
   async createUser(input: { email: string; token: string }): Promise<User> {
+    this.usersByToken.clear(); // this connection's own writes do not move data_version
     const createdAt = new Date().toISOString();
     try {
       const row = await this.db
@@ -192,6 +193,7 @@ export class Store implements StoreScope {
         .values({ email: input.email, token: input.token, created_at: createdAt })
         .returning('id')
         .executeTakeFirstOrThrow();
+      this.usersByToken.clear();
       return { id: row.id, email: input.email, token: input.token, createdAt };
     } catch (e) {
       if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
@@ -202,6 +204,7 @@ export class Store implements StoreScope {
   }
 
   async updateUser(id: number, input: { email: string; token: string }): Promise<User> {
+    this.usersByToken.clear(); // this connection's own writes do not move data_version
     try {
       const row = await this.db
         .updateTable('users')
@@ -209,6 +212,7 @@ export class Store implements StoreScope {
         .where('id', '=', id)
         .returningAll()
         .executeTakeFirstOrThrow();
+      this.usersByToken.clear();
       return { id: row.id, email: row.email, token: row.token, createdAt: row.created_at };
     } catch (e) {
       if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
@@ -218,16 +222,36 @@ export class Store implements StoreScope {
     }
   }
 
-  /** Token lookup on every request: a prepared statement, no query building. */
+  /**
+   * Token lookup on every request, from memory. The cache is dropped whenever another connection (the `hearth user`
+   * commands) has committed since it was filled, which SQLite's `data_version` tells without reading any table.
+   */
   findUserByToken(token: string): User | undefined {
+    const version = (this.dataVersion.get() as { data_version: number }).data_version;
+    if (version !== this.usersVersion) {
+      this.usersByToken.clear();
+      this.usersVersion = version;
+    }
+    const cached = this.usersByToken.get(token);
+    if (cached !== undefined) return cached ?? undefined;
     const row = this.userByToken.get(token) as { id: number; email: string; token: string; created_at: string } | undefined;
-    return row && { id: row.id, email: row.email, token: row.token, createdAt: row.created_at };
+    const user = row && { id: row.id, email: row.email, token: row.token, createdAt: row.created_at };
+    if (this.usersByToken.size > 10_000) this.usersByToken.clear();
+    this.usersByToken.set(token, user ?? null);
+    return user;
   }
 
   private get userByToken(): BetterSqlite3.Statement {
     return (this.cachedUserByToken ??= this.raw.prepare('SELECT id, email, token, created_at FROM users WHERE token = ?'));
   }
   private cachedUserByToken: BetterSqlite3.Statement | undefined;
+  private get dataVersion(): BetterSqlite3.Statement {
+    return (this.cachedDataVersion ??= this.raw.prepare('PRAGMA data_version'));
+  }
+  private cachedDataVersion: BetterSqlite3.Statement | undefined;
+  /** Users by token (null: known not to exist), valid while `usersVersion` is the database's data_version. */
+  private readonly usersByToken = new Map<string, User | null>();
+  private usersVersion = -1;
 
   async findUserById(id: number): Promise<User | undefined> {
     const row = await this.db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
@@ -246,7 +270,9 @@ export class Store implements StoreScope {
 
   /** Deletes a user and everything they own. */
   async deleteUser(email: string): Promise<boolean> {
+    this.usersByToken.clear(); // this connection's own writes do not move data_version
     const result = await this.db.deleteFrom('users').where('email', '=', email).executeTakeFirst();
+    this.usersByToken.clear();
     return Number(result.numDeletedRows) > 0;
   }
 
