@@ -87,7 +87,10 @@ interface PoolRun {
 export class Scheduler {
   readonly #o: SchedulerOptions;
   readonly #runs = new Map<string, TaskRun>();
-  readonly #writes = new Map<string, Promise<void>>();
+  /** Task documents waiting for the next grouped write, the chain of writes, and the batch being filled. */
+  readonly #batch = new Map<string, TaskRun>();
+  #flushChain: Promise<void> = Promise.resolve();
+  #nextFlush: Promise<void> | undefined;
   readonly #timers = new Map<string, NodeJS.Timeout>();
   readonly #ttl = new Map<string, NodeJS.Timeout>();
   readonly #periodic = new Map<string, NodeJS.Timeout>();
@@ -721,7 +724,7 @@ export class Scheduler {
     this.#unsubscribe?.();
     clearInterval(this.#reasonTimer);
     for (const run of this.#runs.values()) if (run.dirty) await this.#persistNow(run);
-    await Promise.all([...this.#writes.values(), ...this.#poolWrites.values()]);
+    await Promise.all([this.#flushChain, ...this.#poolWrites.values()]);
     this.#o.logs.close();
   }
 
@@ -1166,23 +1169,44 @@ export class Scheduler {
     this.#timers.set(uuid, timer);
   }
 
-  /** Writes the run's document; writes of one task are chained so they land in order. */
+  /**
+   * Writes the run's document. Writes are grouped: every task written in the same turn of the event loop lands in
+   * one transaction (one fsync), and batches land in order, so a task's writes never overtake each other.
+   */
   #persistNow(run: TaskRun): Promise<void> {
-    const uuid = run.doc.uuid;
-    const previous = this.#writes.get(uuid) ?? Promise.resolve();
-    const next = previous.then(async () => {
-      if (this.#deleted.has(uuid)) return;
+    this.#batch.set(run.doc.uuid, run);
+    this.#nextFlush ??= this.#flushChain = this.#flushChain
+      .then(() => new Promise<void>((resolve) => setImmediate(resolve)))
+      .then(() => this.#flush())
+      .catch((e: unknown) => console.error('hearth scheduler: could not save tasks', e));
+    return this.#nextFlush;
+  }
+
+  async #flush(): Promise<void> {
+    // Writes asked for from now on join the next batch.
+    this.#nextFlush = undefined;
+    const batch = [...this.#batch.values()];
+    this.#batch.clear();
+    const writes: { run: TaskRun; before: TaskState; doc: TaskJson }[] = [];
+    for (const run of batch) {
+      const uuid = run.doc.uuid;
+      if (this.#deleted.has(uuid)) continue;
       run.dirty = false;
       const before = run.doc.state;
       if (!this.#waiting.has(uuid)) run.pendingReason = this.#queueReason(run);
-      const doc = run.toDoc(Date.now());
-      await this.#o.store.tasks.update(run.userId, uuid, { state: doc.state, lastModified: doc.lastModified, doc: JSON.stringify(doc) });
-      for (const wake of [...(this.#watchers.get(uuid) ?? [])]) wake();
-      if (!isFinalTaskState(before) && isFinalTaskState(doc.state)) await this.#onTaskFinal(run);
+      writes.push({ run, before, doc: run.toDoc(Date.now()) });
+    }
+    if (writes.length === 0) return;
+    await this.#o.store.transaction(async (scope) => {
+      for (const { run, doc } of writes) {
+        await scope.tasks.update(run.userId, doc.uuid, { state: doc.state, lastModified: doc.lastModified, doc: JSON.stringify(doc) });
+      }
     });
-    const settled = next.catch((e: unknown) => console.error(`hearth scheduler: could not save task ${uuid}`, e));
-    this.#writes.set(uuid, settled);
-    return settled;
+    for (const { run, before, doc } of writes) {
+      for (const wake of [...(this.#watchers.get(doc.uuid) ?? [])]) wake();
+      // Not awaited: what it writes (released dependants, job and pool states) goes into later batches.
+      if (!isFinalTaskState(before) && isFinalTaskState(doc.state)) void this.#onTaskFinal(run);
+    }
   }
 }
 
