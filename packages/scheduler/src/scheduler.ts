@@ -90,6 +90,8 @@ export class Scheduler {
   /** Task documents waiting for the next grouped write, the chain of writes, and the batch being filled. */
   readonly #batch = new Map<string, TaskRun>();
   #flushChain: Promise<void> = Promise.resolve();
+  /** Follow-ups of tasks that just ended (dependants, jobs, pools), awaited by close(). */
+  readonly #finals = new Set<Promise<void>>();
   #nextFlush: Promise<void> | undefined;
   readonly #timers = new Map<string, NodeJS.Timeout>();
   readonly #ttl = new Map<string, NodeJS.Timeout>();
@@ -259,6 +261,7 @@ export class Scheduler {
 
   /** Checks dependencies, then hands the task to the executor (or parks it until its dependencies end). */
   async #admit(run: TaskRun, segments: RangeSegment[]): Promise<void> {
+    if (this.#closed) return;
     const uuid = run.doc.uuid;
     const states = new Map<string, TaskState | undefined>();
     for (const dep of [...(run.doc.dependencies.dependsOn ?? []), ...(run.doc.dependencies.advancedDependsOn ?? []).map((a) => a.taskUuid)]) {
@@ -723,6 +726,7 @@ export class Scheduler {
     }
     this.#unsubscribe?.();
     clearInterval(this.#reasonTimer);
+    while (this.#finals.size > 0) await Promise.all([...this.#finals]);
     for (const run of this.#runs.values()) if (run.dirty) await this.#persistNow(run);
     await Promise.all([this.#flushChain, ...this.#poolWrites.values()]);
     this.#o.logs.close();
@@ -754,6 +758,8 @@ export class Scheduler {
 
   /** A task reached a final state: wake the tasks that wait on it, and complete its job or pool when due. */
   async #onTaskFinal(run: TaskRun): Promise<void> {
+    // Once closing, dependants stay parked: a restart admits them again.
+    if (this.#closed) return;
     const uuid = run.doc.uuid;
     clearTimeout(this.#queueTimers.get(uuid));
     const waiters = this.#waiters.get(uuid);
@@ -1205,7 +1211,12 @@ export class Scheduler {
     for (const { run, before, doc } of writes) {
       for (const wake of [...(this.#watchers.get(doc.uuid) ?? [])]) wake();
       // Not awaited: what it writes (released dependants, job and pool states) goes into later batches.
-      if (!isFinalTaskState(before) && isFinalTaskState(doc.state)) void this.#onTaskFinal(run);
+      if (!isFinalTaskState(before) && isFinalTaskState(doc.state)) {
+        const done: Promise<void> = this.#onTaskFinal(run)
+          .catch((e: unknown) => console.error(`hearth scheduler: after task ${doc.uuid} ended`, e))
+          .finally(() => this.#finals.delete(done));
+        this.#finals.add(done);
+      }
     }
   }
 }
