@@ -20,12 +20,12 @@ fi
 [ -f "$D/pids" ] && bash "$(dirname "$0")/ceph-rgw-down.sh" || true
 
 if ! command -v radosgw >/dev/null || ! command -v ceph-mon >/dev/null || ! command -v ceph-osd >/dev/null; then
-  apt-get install -y -qq --no-install-recommends radosgw ceph-mon ceph-osd >/dev/null 2>&1 || {
+  apt-get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=300 radosgw ceph-mon ceph-osd >/dev/null 2>&1 || {
     apt-get update -qq
-    apt-get install -y -qq --no-install-recommends radosgw ceph-mon ceph-osd >/dev/null
+    apt-get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=300 radosgw ceph-mon ceph-osd >/dev/null
   }
 fi
-command -v curl >/dev/null || apt-get install -y -qq --no-install-recommends curl >/dev/null
+command -v curl >/dev/null || apt-get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=300 curl >/dev/null
 
 rm -rf "$D"; mkdir -p "$D"/{run,mon,osd0,log,rgw} /etc/ceph
 FSID=$(cat /proc/sys/kernel/random/uuid); H=$(hostname -s)

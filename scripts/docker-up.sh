@@ -17,7 +17,7 @@ flock -w 300 9
 apt_install() {
   exec 8>/tmp/hearth-apt.lock
   flock 8
-  apt-get install -y -qq --no-install-recommends "$@" >&2 || { apt-get update -qq >&2; apt-get install -y -qq --no-install-recommends "$@" >&2; }
+  apt-get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=300 "$@" >&2 || { apt-get update -qq >&2; apt-get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=300 "$@" >&2; }
   exec 8>&-
 }
 need=()

@@ -5,9 +5,9 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 PY=/usr/bin/python3
 if ! [ -x "$PY" ] || ! "$PY" -c 'import boto3' 2>/dev/null; then
-  apt-get install -y -qq --no-install-recommends python3 python3-boto3 >/dev/null 2>&1 || {
+  apt-get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=300 python3 python3-boto3 >/dev/null 2>&1 || {
     apt-get update -qq
-    apt-get install -y -qq --no-install-recommends python3 python3-boto3 >/dev/null
+    apt-get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=300 python3 python3-boto3 >/dev/null
   }
 fi
 echo "$PY"
