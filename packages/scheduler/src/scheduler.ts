@@ -57,6 +57,8 @@ export interface SnapshotRecord {
 }
 
 const FINAL_STATES: TaskState[] = ['Success', 'Failure', 'Cancelled'];
+/** How long task writes wait to be grouped into one transaction. */
+const GROUP_COMMIT_MS = 3;
 /** Pools that hold slots: they get them back after a restart. */
 const LIVE_POOL_STATES: PoolState[] = ['Submitted', 'PartiallyDispatched', 'FullyDispatched', 'PartiallyExecuting', 'FullyExecuting', 'Closing'];
 
@@ -1182,7 +1184,8 @@ export class Scheduler {
   #persistNow(run: TaskRun): Promise<void> {
     this.#batch.set(run.doc.uuid, run);
     this.#nextFlush ??= this.#flushChain = this.#flushChain
-      .then(() => new Promise<void>((resolve) => setImmediate(resolve)))
+      // A short window groups the writes of many tasks (a burst of submits, a wave of instances) into one fsync.
+      .then(() => new Promise<void>((resolve) => setTimeout(resolve, GROUP_COMMIT_MS)))
       .then(() => this.#flush())
       .catch((e: unknown) => console.error('hearth scheduler: could not save tasks', e));
     return this.#nextFlush;

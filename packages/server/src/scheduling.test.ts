@@ -18,7 +18,11 @@ describe('dependencies', () => {
   it('holds a task until the task it depends on succeeds, saying why it waits', async () => {
     const a = await submit(shellTask('sleep 0.5'));
     const b = await submit(shellTask('echo after', { dependencies: { dependsOn: [a] } }));
-    const waiting = (await t.call('GET', `/tasks/${b}`)).json;
+    // Its waiting state is written within milliseconds of the submit.
+    const waiting = await until(async () => {
+      const task = (await t.call('GET', `/tasks/${b}`)).json;
+      return task.dependencies.state === 'waiting' ? task : undefined;
+    }, 'the waiting state');
     expect(waiting.state).toBe('Submitted');
     expect(waiting.dependencies.state).toBe('waiting');
     expect(waiting.status.pendingReason).toContain(a);
