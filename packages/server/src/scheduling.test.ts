@@ -20,7 +20,7 @@ describe('dependencies', () => {
     const b = await submit(shellTask('echo after', { dependencies: { dependsOn: [a] } }));
     // Its waiting state is written within milliseconds of the submit.
     const waiting = await until(async () => {
-      const task = (await t.call('GET', `/tasks/${b}`)).json;
+      const task = (await t.call('GET', `/tasks/${b}`)).json as { state: string; dependencies: { state?: string }; status: { pendingReason?: string } };
       return task.dependencies.state === 'waiting' ? task : undefined;
     }, 'the waiting state');
     expect(waiting.state).toBe('Submitted');
