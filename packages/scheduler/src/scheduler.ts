@@ -1,5 +1,6 @@
 import {
   assertNever,
+  TASK_FIELDS_MUTABLE_AFTER_SUBMIT,
   isFinalTaskState,
   parseAdvancedRange,
   parseTimeSpan,
@@ -239,9 +240,7 @@ export class Scheduler {
     if (!rec || rec.state !== 'Active') return;
     await this.#setJobState(rec.userId, JSON.parse(rec.doc) as JobJson, 'Terminating');
     clearTimeout(this.#jobTimers.get(rec.uuid));
-    for (const t of await this.#o.store.tasks.listBy(userId, { jobUuid: rec.uuid })) {
-      if (!isFinalTaskState(t.state as TaskState)) await this.abort(t.uuid);
-    }
+    await this.#abortAll(await this.#o.store.tasks.listBy(userId, { jobUuid: rec.uuid }));
     await this.#maybeCompleteJob(userId, rec.uuid);
   }
 
@@ -255,10 +254,19 @@ export class Scheduler {
       await this.#o.executor.cancel(uuid);
     }
     await this.#setPoolState({ userId, uuid }, 'Closing');
-    for (const t of await this.#o.store.tasks.listBy(userId, { poolUuid: rec.uuid })) {
-      if (!isFinalTaskState(t.state as TaskState)) await this.abort(t.uuid);
-    }
+    await this.#abortAll(await this.#o.store.tasks.listBy(userId, { poolUuid: rec.uuid }));
     await this.#maybeClosePool(userId, rec.uuid);
+  }
+
+  /**
+   * Aborts every unfinished task of a job or pool. Tasks waiting for dependencies go first: stopping what they wait
+   * on would otherwise fail them ("dependency not fulfilled") before they are cancelled.
+   */
+  async #abortAll(tasks: readonly { uuid: string; state: string }[]): Promise<void> {
+    const unfinished = tasks.filter((t) => !isFinalTaskState(t.state as TaskState));
+    const parked = unfinished.filter((t) => this.#waiting.has(t.uuid));
+    for (const t of parked) await this.abort(t.uuid);
+    for (const t of unfinished) if (!this.#waiting.has(t.uuid) && !parked.includes(t)) await this.abort(t.uuid);
   }
 
   /** Checks dependencies, then hands the task to the executor (or parks it until its dependencies end). */
@@ -605,6 +613,8 @@ export class Scheduler {
     run.aborting = true;
     await this.#persistNow(run);
     await this.#o.executor.cancel(uuid);
+    // The instances are stopped and the drain has asked for the final write: answer once it is durable.
+    await this.#flushChain;
   }
 
   /** The task row is gone (deleted through the API): stop its instances and forget it. */
@@ -1207,8 +1217,15 @@ export class Scheduler {
     }
     if (writes.length === 0) return;
     await this.#o.store.transaction(async (scope) => {
-      for (const { run, doc } of writes) {
-        await scope.tasks.update(run.userId, doc.uuid, { state: doc.state, lastModified: doc.lastModified, doc: JSON.stringify(doc) });
+      for (const w of writes) {
+        // The fields a client may change after submit (PUT) are the API's: keep the stored ones, never our copy.
+        const stored = await scope.tasks.get(w.run.userId, w.doc.uuid);
+        if (!stored) continue;
+        const current = JSON.parse(stored.doc) as Record<string, unknown>;
+        const doc = w.doc as unknown as Record<string, unknown>;
+        for (const f of [...TASK_FIELDS_MUTABLE_AFTER_SUBMIT, 'resourceBuckets'] as const) doc[f] = current[f];
+        w.run.doc = w.doc;
+        await scope.tasks.update(w.run.userId, w.doc.uuid, { state: w.doc.state, lastModified: w.doc.lastModified, doc: JSON.stringify(w.doc) });
       }
     });
     for (const { run, before, doc } of writes) {
