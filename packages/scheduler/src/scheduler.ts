@@ -40,6 +40,8 @@ export interface SchedulerOptions {
    * clients may not, and results must not be lost for want of a bucket. @default none
    */
   readonly ensureBucket?: (owner: string, bucket: string) => Promise<void>;
+  /** Tasks one user may have dispatched at once; the next ones wait in order, saying so. @default no limit */
+  readonly runningTaskQuota?: (owner: string) => number;
   /** Instances one user may run at once, to say so when it is what holds a task back. @default no limit */
   readonly runningQuota?: (owner: string) => number;
   /** How often a running task's document is written back (state transitions are written at once). @default 250 */
@@ -106,6 +108,9 @@ export class Scheduler {
   /** Tasks waiting for their dependencies, and who waits on whom. */
   readonly #waiting = new Map<string, { run: TaskRun; segments: RangeSegment[] }>();
   readonly #waiters = new Map<string, Set<string>>();
+  /** Dispatched, unfinished tasks per user, and the tasks held back by the running-task quota, in order. */
+  readonly #dispatched = new Map<number, Set<string>>();
+  readonly #overQuota = new Map<number, { run: TaskRun; segments: RangeSegment[] }[]>();
   readonly #queueTimers = new Map<string, NodeJS.Timeout>();
   readonly #jobTimers = new Map<string, NodeJS.Timeout>();
   readonly #pools = new Map<string, PoolRun>();
@@ -259,6 +264,25 @@ export class Scheduler {
   }
 
   /**
+   * Reserved capacity: a Reserved task naming `targetedReservationName` runs on the slots of the user's pool with
+   * that shortname (or uuid). A reservation that does not exist fails the task with a clear error.
+   */
+  async #reservationAdmits(run: TaskRun): Promise<boolean> {
+    const name = run.doc.targetedReservationName;
+    if (run.doc.schedulingType !== 'Reserved' || !name || run.doc.poolUuid) return true;
+    const rec = await this.#o.store.pools.get(run.userId, name);
+    if (rec && this.#pools.has(rec.uuid)) {
+      run.reservation = rec.uuid;
+      return true;
+    }
+    run.verdict = 'Failure';
+    run.addError({ code: 'ReservationNotFound', message: `No live pool named '${name}' holds the targeted reservation`, debug: null });
+    await this.#persistNow(run);
+    this.#runs.delete(run.doc.uuid);
+    return false;
+  }
+
+  /**
    * Aborts every unfinished task of a job or pool. Tasks waiting for dependencies go first: stopping what they wait
    * on would otherwise fail them ("dependency not fulfilled") before they are cancelled.
    */
@@ -295,14 +319,30 @@ export class Scheduler {
         await this.#persistNow(run);
         this.#runs.delete(uuid);
         return;
-      case 'ready':
+      case 'ready': {
         if (run.doc.poolUuid && !(await this.#poolAdmits(run, segments))) return;
+        if (!(await this.#reservationAdmits(run))) return;
+        const quota = this.#o.runningTaskQuota?.(run.owner);
+        const mine = this.#dispatched.get(run.userId) ?? new Set<string>();
+        if (quota !== undefined && mine.size >= quota && !mine.has(uuid)) {
+          const queue = this.#overQuota.get(run.userId) ?? [];
+          queue.push({ run, segments });
+          this.#overQuota.set(run.userId, queue);
+          run.heldByQuota = true;
+          run.pendingReason = `quota of ${quota} running tasks reached (${mine.size} running)`;
+          this.#schedulePersist(run, true);
+          return;
+        }
+        run.heldByQuota = false;
+        mine.add(uuid);
+        this.#dispatched.set(run.userId, mine);
         run.pendingReason = undefined;
         this.#armQueueLimit(run);
         await this.#submit(run, segments);
         // Say at once why it waits when no slot is free; #refreshReasons keeps it current.
         if (run.queued > 0 && run.startedOnce.size === 0) this.#schedulePersist(run, true);
         return;
+      }
     }
   }
 
@@ -601,7 +641,10 @@ export class Scheduler {
     const run = this.#runs.get(uuid);
     if (!run) return;
     if (isFinalTaskState(run.doc.state)) return;
-    const parked = this.#waiting.get(uuid);
+    const queue = this.#overQuota.get(run.userId);
+    const held = queue?.findIndex((q) => q.run === run) ?? -1;
+    if (queue && held >= 0) queue.splice(held, 1);
+    const parked = this.#waiting.get(uuid) ?? (held >= 0 ? { run, segments: [] } : undefined);
     if (parked) {
       // Never handed to the executor: nothing to stop.
       this.#waiting.delete(uuid);
@@ -628,6 +671,14 @@ export class Scheduler {
     if (run) {
       run.aborting = true;
       await this.#o.executor.cancel(uuid);
+      // Its place under the running-task quota goes to the next task held back.
+      const queue = this.#overQuota.get(run.userId);
+      const held = queue?.findIndex((q) => q.run === run) ?? -1;
+      if (queue && held >= 0) queue.splice(held, 1);
+      if (this.#dispatched.get(run.userId)?.delete(uuid)) {
+        const next = queue?.shift();
+        if (next) await this.#admit(next.run, next.segments);
+      }
     }
     this.#o.logs.remove(uuid);
   }
@@ -763,7 +814,7 @@ export class Scheduler {
   /** Pending reasons change with the executor's load: rewrite the ones whose text changed, once a second. */
   #refreshReasons(): void {
     for (const run of this.#runs.values()) {
-      if (this.#waiting.has(run.doc.uuid) || run.queued <= 0) continue;
+      if (this.#waiting.has(run.doc.uuid) || run.heldByQuota || run.queued <= 0) continue;
       if (this.#queueReason(run) !== run.pendingReason) this.#schedulePersist(run, false);
     }
   }
@@ -772,6 +823,9 @@ export class Scheduler {
   async #onTaskFinal(run: TaskRun): Promise<void> {
     // Once closing, dependants stay parked: a restart admits them again.
     if (this.#closed) return;
+    this.#dispatched.get(run.userId)?.delete(run.doc.uuid);
+    const next = this.#overQuota.get(run.userId)?.shift();
+    if (next && !this.#deleted.has(next.run.doc.uuid)) await this.#admit(next.run, next.segments);
     const uuid = run.doc.uuid;
     clearTimeout(this.#queueTimers.get(uuid));
     const waiters = this.#waiters.get(uuid);
@@ -936,7 +990,8 @@ export class Scheduler {
     // OnDemand and Reserved capacity is served before Flex (reference §2.3.7).
     const priority = run.doc.schedulingType === 'Flex' ? 0 : 1;
     // A pool task runs only on its pool's slots.
-    const group = run.doc.poolUuid ? { group: run.doc.poolUuid } : {};
+    const slots = run.doc.poolUuid ?? run.reservation;
+    const group = slots ? { group: slots } : {};
     const submission: TaskSubmission = { taskUuid: run.doc.uuid, owner, instances, template, priority, ...group };
     await this.#o.executor.submit(submission);
   }
@@ -1212,7 +1267,7 @@ export class Scheduler {
       if (this.#deleted.has(uuid)) continue;
       run.dirty = false;
       const before = run.doc.state;
-      if (!this.#waiting.has(uuid)) run.pendingReason = this.#queueReason(run);
+      if (!this.#waiting.has(uuid) && !run.heldByQuota) run.pendingReason = this.#queueReason(run);
       writes.push({ run, before, doc: run.toDoc(Date.now()) });
     }
     if (writes.length === 0) return;

@@ -49,6 +49,10 @@ export class TaskRun {
   verdict: TaskState | undefined;
   /** Why the task waits, shown in its status while it does. */
   pendingReason: string | undefined;
+  /** Held back by the user's running-task quota: its pending reason is that, not the executor's queue. */
+  heldByQuota = false;
+  /** The pool whose slots a Reserved task targets (`targetedReservationName`). */
+  reservation: string | undefined;
   /** Attempts per instance (1 = first run), and instances to run again once the executor lets go of the task. */
   readonly attempts = new Map<number, number>();
   readonly retryQueue: number[] = [];

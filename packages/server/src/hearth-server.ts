@@ -135,6 +135,7 @@ export class HearthServer {
         storageHost: () => new URL(storageUrl).host,
         ensureBucket: (owner, bucket) => gateway.blobStore.createBucket({ owner, bucket }),
         runningQuota: () => quotas.maxInstances,
+        runningTaskQuota: () => quotas.maxRunningTask,
       });
       cleanup.unshift(() => scheduler.close());
       await scheduler.start();

@@ -203,3 +203,37 @@ describe('quotas at dispatch', () => {
     }
   });
 });
+
+describe('running-task quota and reservations', () => {
+  it('holds a user to their running-task quota, in order, saying so', async () => {
+    const q = await startTestServer({ slots: 2, sandbox: 'none', quotas: { maxRunningTask: 1 } });
+    try {
+      const first = (await q.call('POST', '/tasks', shellTask('sleep 1'))).json.uuid as string;
+      const second = (await q.call('POST', '/tasks', shellTask('true'))).json.uuid as string;
+      const reason = await until(async () => {
+        const s = (await q.call('GET', `/tasks/${second}`)).json.status as { pendingReason?: string } | null;
+        return s?.pendingReason?.includes('running tasks') ? s.pendingReason : undefined;
+      }, 'a running-task quota reason');
+      expect(reason).toMatch(/quota of 1 running tasks reached/);
+      const a = await q.waitFinal(first);
+      const b = await q.waitFinal(second);
+      expect(b['state']).toBe('Success');
+      expect(Date.parse(String(b['endDate']))).toBeGreaterThan(Date.parse(String(a['endDate'])));
+    } finally {
+      await q.close();
+    }
+  });
+
+  it("runs a Reserved task on the slots of the pool its targetedReservationName names, and fails one naming nothing", async () => {
+    const pool = await t.call('POST', '/pools', { name: 'reservation', shortname: 'my-reservation', profile: 'docker-batch', instanceCount: 1 });
+    expect(pool.status).toBe(201);
+    await until(async () => ((await t.call('GET', `/pools/${pool.json.uuid}`)).json.state === 'FullyExecuting' ? true : undefined), 'pool ready');
+    const ok = await submit(shellTask('echo reserved', { schedulingType: 'Reserved', targetedReservationName: 'my-reservation' }));
+    expect((await t.waitFinal(ok))['state']).toBe('Success');
+    const bad = await submit(shellTask('true', { schedulingType: 'Reserved', targetedReservationName: 'nothing-here' }));
+    const failed = await t.waitFinal(bad);
+    expect(failed['state']).toBe('Failure');
+    expect(JSON.stringify(failed['errors'])).toContain('nothing-here');
+    await t.call('POST', `/pools/${pool.json.uuid}/close`);
+  });
+});
