@@ -62,3 +62,23 @@ export function canonicalJson(value: unknown): string {
 export function definedOnly<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
+
+/** The identity and lifecycle fields every new task, job and pool starts with. */
+export function entityHeader<S extends string>(
+  meta: { uuid: string; now: string },
+  input: { name: string; shortname?: string | null | undefined; projectUuid?: string | null | undefined; state: S },
+) {
+  return {
+    uuid: meta.uuid,
+    name: input.name,
+    shortname: input.shortname ?? meta.uuid,
+    projectUuid: input.projectUuid ?? null,
+    state: input.state,
+    previousState: null,
+    stateTransitionTime: meta.now,
+    previousStateTransitionTime: null,
+    creationDate: meta.now,
+    lastModified: meta.now,
+    endDate: null,
+  };
+}

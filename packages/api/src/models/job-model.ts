@@ -1,21 +1,11 @@
 import type { JobInput, JobJson } from '@hearth/core';
 import { badRequest } from '../api-error.js';
-import { canonicalJson } from './common.js';
+import { entityHeader, canonicalJson } from './common.js';
 
 export function newJobJson(input: JobInput, meta: { uuid: string; now: string }): JobJson {
   return {
-    uuid: meta.uuid,
-    name: input.name,
-    shortname: input.shortname ?? meta.uuid,
+    ...entityHeader(meta, { ...input, state: 'Active' }),
     poolUuid: input.poolUuid ?? null,
-    projectUuid: input.projectUuid ?? null,
-    state: 'Active',
-    previousState: null,
-    stateTransitionTime: meta.now,
-    previousStateTransitionTime: null,
-    creationDate: meta.now,
-    lastModified: meta.now,
-    endDate: null,
     tags: [...new Set(input.tags ?? [])],
     useDependencies: input.useDependencies ?? false,
     maxWallTime: input.maxWallTime ?? null,

@@ -1,6 +1,7 @@
 import { assertNever, POOL_FIELDS_MUTABLE_AFTER_SUBMIT, POOL_SUMMARY_FIELDS, type PoolInput, type PoolJson } from '@hearth/core';
 import { badRequest } from '../api-error.js';
 import {
+  entityHeader,
   advancedBuckets,
   canonicalJson,
   definedOnly,
@@ -73,18 +74,8 @@ export function checkPoolRules(input: PoolInput): void {
 export function newPoolJson(input: PoolInput, meta: { uuid: string; now: string }): PoolJson {
   const buckets = advancedBuckets(input.advancedResourceBuckets, input.resourceBuckets);
   const doc: PoolJson = {
-    uuid: meta.uuid,
-    name: input.name,
-    shortname: input.shortname ?? meta.uuid,
+    ...entityHeader(meta, { ...input, state: 'Submitted' }),
     profile: input.profile ?? null,
-    projectUuid: input.projectUuid ?? null,
-    state: 'Submitted',
-    previousState: null,
-    stateTransitionTime: meta.now,
-    previousStateTransitionTime: null,
-    creationDate: meta.now,
-    lastModified: meta.now,
-    endDate: null,
     instanceCount: input.instanceCount ?? 1,
     runningInstanceCount: 0,
     runningCoreCount: 0,

@@ -10,6 +10,7 @@ import {
 } from '@hearth/core';
 import { badRequest } from '../api-error.js';
 import {
+  entityHeader,
   advancedBuckets,
   canonicalJson,
   definedOnly,
@@ -60,20 +61,10 @@ export function newTaskJson(input: TaskInput, meta: { uuid: string; now: string 
   const segments = hasRange ? parseAdvancedRange(input.advancedRanges!) : undefined;
   const deps = input.dependencies;
   const doc: TaskJson = {
-    uuid: meta.uuid,
-    name: input.name,
-    shortname: input.shortname ?? meta.uuid,
+    ...entityHeader(meta, { ...input, state: 'Submitted' }),
     profile: input.profile ?? null,
     poolUuid: input.poolUuid ?? null,
     jobUuid: input.jobUuid ?? null,
-    projectUuid: input.projectUuid ?? null,
-    state: 'Submitted',
-    previousState: null,
-    stateTransitionTime: meta.now,
-    previousStateTransitionTime: null,
-    creationDate: meta.now,
-    lastModified: meta.now,
-    endDate: null,
     instanceCount: segments ? countRange(segments) : (input.instanceCount ?? 1),
     advancedRanges: segments ? formatRange(segments) : null,
     runningInstanceCount: 0,
