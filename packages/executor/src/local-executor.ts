@@ -242,6 +242,7 @@ export class LocalExecutor implements Executor {
     this.#shared.queue.clear();
     for (const lane of this.#groups.values()) lane.queue.clear();
     if (options.leaveRunning) {
+      for (const state of this.#tasks.values()) for (const inst of state.running.values()) inst.detach();
       this.#tasks.clear();
       this.#listeners.clear();
       return;

@@ -1,4 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -94,12 +95,32 @@ describe('crash recovery', () => {
     await store.close();
   });
 
-  it('reports an instance killed while no server was watching as lost', async () => {
+  it('records an instance killed while no server was watching: its supervisor saw the signal', async () => {
     await using dir = await tempDir();
     const spec = makeSpec(`${dir.path}/work`, { command: 'echo before; sleep 300' });
     await crashAfterStart(spec, `${dir.path}/storage`);
     const [running] = await findLeftoverInstances(spec.workRoot);
     const pid = running?.state.host?.pid as number;
+    process.kill(-pid, 'SIGKILL');
+    const { stateDir } = instancePaths(spec.workRoot, spec.taskUuid, 0);
+    await waitFor(() => readExitFile(stateDir) !== null);
+    const [leftover] = await findLeftoverInstances(spec.workRoot);
+    expect(leftover?.status).toBe('exited');
+    const result = await reattachInstance(leftover as NonNullable<typeof leftover>).result;
+    expect(result.state).toBe('Failure');
+    expect(result.error?.code).toBe('KilledBySignal');
+    expect(result.error?.message).toContain('SIGKILL');
+  });
+
+  it('reports an instance as lost when it and its supervisor died while no server was watching (a reboot)', async () => {
+    await using dir = await tempDir();
+    const spec = makeSpec(`${dir.path}/work`, { command: 'echo before; sleep 300' });
+    await crashAfterStart(spec, `${dir.path}/storage`);
+    const [running] = await findLeftoverInstances(spec.workRoot);
+    const pid = running?.state.host?.pid as number;
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const supervisor = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    process.kill(supervisor, 'SIGKILL');
     process.kill(-pid, 'SIGKILL');
     await waitFor(() => !isSameProcessAlive(pid, running?.state.host?.startTicks ?? 0));
     const [leftover] = await findLeftoverInstances(spec.workRoot);

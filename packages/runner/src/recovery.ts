@@ -4,7 +4,7 @@ import { assertNever } from '@hearth/core';
 import { Cgroup } from './internal/cgroup.js';
 import { docker, DockerExecution } from './internal/docker-execution.js';
 import type { Execution } from './internal/execution.js';
-import { HostExecution, readExitFile } from './internal/host-execution.js';
+import { HostExecution, readExitFile, readPidFile } from './internal/host-execution.js';
 import { isSameProcessAlive } from './internal/proc.js';
 import { RunningInstance, type InstanceStateFile, type RunnerOptions } from './running-instance.js';
 
@@ -36,6 +36,7 @@ export async function findLeftoverInstances(workRoot: string, options: Pick<Runn
       } catch {
         continue; // never started a command: nothing to recover
       }
+      if (state.runtime === 'host') state = { ...state, host: { cgroup: state.host?.cgroup ?? null, ...readPidFile(stateDir) } };
       out.push({ taskUuid: state.spec.taskUuid, instanceId: state.spec.instanceId, status: await statusOf(state, stateDir, options), state });
     }
   }
@@ -46,7 +47,7 @@ async function statusOf(state: InstanceStateFile, stateDir: string, options: Pic
   switch (state.runtime) {
     case 'host': {
       const h = state.host;
-      if (h && isSameProcessAlive(h.pid, h.startTicks)) return 'running';
+      if (h?.pid && isSameProcessAlive(h.pid, h.startTicks ?? -1)) return 'running';
       return readExitFile(stateDir) === null ? 'lost' : 'exited';
     }
     case 'docker': {
@@ -71,13 +72,17 @@ export function reattachInstance(leftover: LeftoverInstance, options: RunnerOpti
   const stateDir = path.join(state.spec.workRoot, state.spec.taskUuid, String(state.spec.instanceId), 'state');
   let execution: Execution;
   switch (state.runtime) {
-    case 'host':
-      execution = HostExecution.reattach(state.host ?? { pid: 0, startTicks: -1 }, {
+    case 'host': {
+      const h = state.host;
+      const record = { pid: h?.pid ?? 0, startTicks: h?.startTicks ?? -1, nonce: h?.nonce ?? '', launchId: h?.launchId ?? -1, laneDir: h?.laneDir ?? stateDir };
+      execution = HostExecution.reattach(record, {
         stateDir,
         sandbox: state.sandbox,
-        cgroup: state.host?.cgroup ? Cgroup.existing(state.host.cgroup) : undefined,
+        cgroup: h?.cgroup ? Cgroup.existing(h.cgroup) : undefined,
+        running: leftover.status === 'running',
       });
       break;
+    }
     case 'docker':
       execution = DockerExecution.reattach(state.docker ?? { containerId: 'missing' }, {
         image: state.docker?.image ?? '',

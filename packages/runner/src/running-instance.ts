@@ -106,7 +106,8 @@ export interface InstanceStateFile {
   readonly executionStartedAt: number;
   readonly downloadSec: number;
   readonly environmentSec: number;
-  readonly host?: HostProcessRecord & { readonly cgroup: string | null };
+  /** The pid record comes from `<state>/pid` (written by the supervisor once the command runs). */
+  readonly host?: Partial<HostProcessRecord> & { readonly cgroup: string | null };
   readonly docker?: DockerRecord & { readonly image: string };
   /** Staged resources, so results exclude unchanged resource files after a re-attach too. */
   readonly manifest: [string, FileSignature][];
@@ -137,6 +138,8 @@ export class RunningInstance {
   #peakBytes = 0;
   #cpuSec = 0;
   #snapshotChain: Promise<unknown> = Promise.resolve();
+  #execution: Execution | undefined;
+  #detached = false;
   #times = { downloadSec: 0, environmentSec: 0, executionSec: 0, uploadSec: 0 };
   readonly #cache: ResourceCache;
 
@@ -179,6 +182,16 @@ export class RunningInstance {
     return run;
   }
 
+  /**
+   * This server process stops following the instance (it is shutting down and leaves it running): another one
+   * re-attaches to it. Nothing more is uploaded or cleaned up from here; `result` settles as `Cancelled`.
+   */
+  detach(): void {
+    if (this.#detached) return;
+    this.#detached = true;
+    this.#execution?.detach();
+  }
+
   /** Copies new or changed files of the resource buckets into the running working dir (additive; deletes nothing). */
   async updateResources(options: { signal?: AbortSignal } = {}): Promise<{ files: number }> {
     if (this.#phase === 'done') return { files: 0 };
@@ -215,24 +228,32 @@ export class RunningInstance {
     try {
       // download
       this.#enter('download');
-      await rm(this.paths.dir, { recursive: true, force: true });
-      await mkdir(this.paths.workdir, { recursive: true });
-      await mkdir(this.paths.stateDir, { recursive: true });
-      if ((this.spec.resources ?? []).length > 0) await this.#stage(signal);
+      const staged = (this.spec.resources ?? []).length > 0;
+      if (staged) {
+        await this.#freshDirs();
+        await this.#stage(signal);
+      }
       const t1 = Date.now();
       this.#times.downloadSec = (t1 - t0) / 1000;
       signal.throwIfAborted();
 
       // environment
       this.#enter('environment');
-      execution = await this.#startExecution();
+      execution = await this.#startExecution(staged);
       const t2 = Date.now();
       this.#times.environmentSec = (t2 - t1) / 1000;
-      await this.#writeState(execution, t2);
+      if (execution instanceof DockerExecution) await writeFile(`${this.paths.stateDir}/instance.json`, this.#stateJson(execution, t2));
       return await this.#execute(execution, t2);
     } catch (e) {
       return this.#finishEarly(e, execution);
     }
+  }
+
+  /** An empty instance dir with its working and state dirs (the host runtime's supervisor makes its own). */
+  async #freshDirs(): Promise<void> {
+    await rm(this.paths.dir, { recursive: true, force: true });
+    await mkdir(this.paths.workdir, { recursive: true });
+    await mkdir(this.paths.stateDir, { recursive: true });
   }
 
   async #resume(state: InstanceStateFile, execution: Execution): Promise<InstanceResult> {
@@ -265,7 +286,7 @@ export class RunningInstance {
     }
   }
 
-  async #startExecution(): Promise<Execution> {
+  async #startExecution(prepared: boolean): Promise<Execution> {
     const spec = this.spec;
     const runtime = await this.#resolveRuntime();
     this.#runtime = runtime;
@@ -288,13 +309,18 @@ export class RunningInstance {
         try {
           execution = await HostExecution.start({
             command: spec.command,
+            workRoot: spec.workRoot,
+            instanceDir: this.paths.dir,
             workdir: this.paths.workdir,
             stateDir: this.paths.stateDir,
             env,
-            sandbox: bwrap ? 'bwrap' : 'none',
+            bwrap,
             network: spec.network ?? false,
             cgroup,
-            fifoRoot: spec.workRoot,
+            stateJson: this.#stateJson({ runtime: 'host', sandbox: bwrap ? 'bwrap' : 'none', cgroup: cgroup?.name ?? null }, Date.now()),
+            prepared,
+            // Nothing to upload afterwards: the supervisor deletes the dir itself, saving the server the walk.
+            removeDirOnExit: !spec.results && !spec.keepWorkdir,
           });
         } catch (e) {
           if (cgroup) cgroupPool.release(cgroup);
@@ -304,6 +330,7 @@ export class RunningInstance {
       }
       case 'docker': {
         if (!spec.image) throw new RunnerError('MissingImage', 'the docker runtime needs an image (DOCKER_REPO / DOCKER_TAG)');
+        if (!prepared) await this.#freshDirs();
         execution = await DockerExecution.start({
           taskUuid: spec.taskUuid,
           instanceId: spec.instanceId,
@@ -343,7 +370,11 @@ export class RunningInstance {
     }
   }
 
-  async #writeState(execution: Execution, executionStartedAt: number): Promise<void> {
+  /** The state file a restarted server finds the instance by (host: written by the supervisor before the command starts). */
+  #stateJson(
+    execution: { runtime: ResolvedRuntime; sandbox: SandboxKind; cgroup?: string | null; record?: DockerRecord },
+    executionStartedAt: number,
+  ): string {
     const state: InstanceStateFile = {
       version: 1,
       spec: this.spec,
@@ -352,15 +383,17 @@ export class RunningInstance {
       startedAt: this.#startedAt,
       executionStartedAt,
       downloadSec: this.#times.downloadSec,
-      environmentSec: this.#times.environmentSec,
-      ...(execution instanceof HostExecution ? { host: { ...execution.record, cgroup: execution.cgroupName } } : {}),
-      ...(execution instanceof DockerExecution ? { docker: { ...execution.record, image: this.spec.image ?? '' } } : {}),
+      environmentSec: (executionStartedAt - this.#startedAt) / 1000 - this.#times.downloadSec,
+      ...(execution.runtime === 'host' ? { host: { cgroup: execution.cgroup ?? null } } : {}),
+      ...(execution.record ? { docker: { ...execution.record, image: this.spec.image ?? '' } } : {}),
       manifest: [...this.#manifest],
     };
-    await writeFile(`${this.paths.stateDir}/instance.json`, JSON.stringify(state));
+    return JSON.stringify(state);
   }
 
   async #execute(execution: Execution, executionStartedAt: number): Promise<InstanceResult> {
+    this.#execution = execution;
+    if (this.#detached) execution.detach();
     this.#sandbox = execution.sandbox;
     this.#emit({ type: 'runtime', runtime: execution.runtime, sandbox: execution.sandbox, detail: execution.detail });
     this.#emit({ type: 'log', stream: 'stderr', data: Buffer.from(`[hearth] ${execution.detail}\n`) });
@@ -413,6 +446,10 @@ export class RunningInstance {
       if (snapshotter) clearInterval(snapshotter);
       this.#abort.signal.removeEventListener('abort', onAbort);
     }
+    if (this.#detached) {
+      const error = { code: 'Aborted' as const, message: 'detached: another server process follows this instance' };
+      return this.#result({ state: 'Cancelled', exitCode: exit.exitCode, signal: exit.signal, error, endedAt: Date.now() });
+    }
     await sample(); // the cgroup still holds the true peak, even of a command shorter than one sample interval
     const t3 = Date.now();
     this.#times.executionSec = (t3 - executionStartedAt) / 1000;
@@ -442,7 +479,7 @@ export class RunningInstance {
     const t4 = Date.now();
     this.#times.uploadSec = this.spec.results ? (t4 - t3) / 1000 : 0;
     await execution.dispose().catch(() => {});
-    await this.#cleanup();
+    await this.#cleanup(execution instanceof HostExecution && execution.dirRemoved);
     return this.#result({ state, exitCode: exit.exitCode, signal: exit.signal, error, endedAt: t4 });
   }
 
@@ -466,9 +503,9 @@ export class RunningInstance {
     return this.#result({ state: aborted ? 'Cancelled' : 'Failure', exitCode: null, signal: null, error, endedAt: now });
   }
 
-  async #cleanup(): Promise<void> {
+  async #cleanup(removed = false): Promise<void> {
     this.#phase = 'done';
-    if (!this.spec.keepWorkdir) await rm(this.paths.dir, { recursive: true, force: true }).catch(() => {});
+    if (!this.spec.keepWorkdir && !removed) await rm(this.paths.dir, { recursive: true, force: true }).catch(() => {});
   }
 
   #result(r: { state: InstanceOutcome; exitCode: number | null; signal: NodeJS.Signals | null; error: RunnerErrorInfo | null; endedAt: number }): InstanceResult {

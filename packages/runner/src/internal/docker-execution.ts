@@ -152,6 +152,10 @@ export class DockerExecution implements Execution {
     return Promise.resolve(cg && { memoryBytes: cg.memory, peakMemoryBytes: cg.peak, cpuTimeSec: cg.cpuNs / 1e9 });
   }
 
+  detach(): void {
+    // The container runs on by itself; a re-attaching server finds it by its labels.
+  }
+
   async dispose(): Promise<void> {
     this.#closeKeepers();
     this.stdout.destroy();

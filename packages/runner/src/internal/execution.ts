@@ -31,4 +31,6 @@ export interface Execution {
   sample(): Promise<UsageSample | undefined>;
   /** Frees runtime resources (cgroups, container). */
   dispose(): Promise<void>;
+  /** This server stops following the command, which runs on for another server process to re-attach to. */
+  detach(): void;
 }

@@ -1,36 +1,43 @@
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type net from 'node:net';
+import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RunnerError } from '../runner-error.js';
 import type { SandboxKind } from '../instance-spec.js';
 import { cgroupPool, type Cgroup } from './cgroup.js';
 import type { Execution, ExitInfo, UsageSample } from './execution.js';
-import { CLOCK_TICKS, isSameProcessAlive, killQuietly, PAGE_SIZE, processGroupMembers, readProcStat } from './proc.js';
-import { closeAll, openFifoKeeper, openFifoReader, WRAPPER_SCRIPT } from './wrapper.js';
-import { fifoPool } from './fifo-pool.js';
-import { Launcher } from './launcher.js';
+import { CLOCK_TICKS, isSameProcessAlive, killQuietly, PAGE_SIZE, processGroupMembers } from './proc.js';
+import { closeAll, openFifoKeeper, openFifoReader } from './wrapper.js';
+import { Launcher, MarkerSplitter, type Launched, type RawExit } from './launcher.js';
 
 export interface HostStartOptions {
   readonly command: string;
+  /** Where the supervisor keeps its log lanes (see {@link Launcher}). */
+  readonly workRoot: string;
+  readonly instanceDir: string;
   readonly workdir: string;
   readonly stateDir: string;
   readonly env: Readonly<Record<string, string>>;
-  readonly sandbox: 'bwrap' | 'none';
+  /** Path of `bwrap` to sandbox the command with, or undefined for a plain process group. */
+  readonly bwrap: string | undefined;
   readonly network: boolean;
   readonly cgroup: Cgroup | undefined;
-  /** Where the FIFO pool lives (same file system as the state dir). */
-  readonly fifoRoot: string;
+  /** The instance's state file, written before the command starts. */
+  readonly stateJson: string;
+  /** The instance dir already exists (resources were staged into it): keep its content. */
+  readonly prepared: boolean;
+  /** Delete the instance dir as soon as the command is over (nothing to upload). */
+  readonly removeDirOnExit: boolean;
 }
 
 /**
  * Opens the FIFOs' read ends, plus our own write ends: Linux reports EOF (POLLHUP) on a FIFO only if a writer
- * connected after the reader opened, so a command that is over before the wrapper is watched still ends the stream
- * once we close ours (after the wrapper's exit).
+ * connected after the reader opened, so a command that is over before it is watched still ends the stream once we
+ * close ours (after its exit).
  */
-export function openFifos(stateDir: string): { readers: [net.Socket, net.Socket]; keepers: number[] } {
-  const readers: [net.Socket, net.Socket] = [openFifoReader(`${stateDir}/stdout`), openFifoReader(`${stateDir}/stderr`)];
-  return { readers, keepers: [`${stateDir}/stdout`, `${stateDir}/stderr`].map(openFifoKeeper) };
+export function openFifos(dir: string): { readers: [net.Socket, net.Socket]; keepers: number[] } {
+  const readers: [net.Socket, net.Socket] = [openFifoReader(`${dir}/stdout`), openFifoReader(`${dir}/stderr`)];
+  return { readers, keepers: [`${dir}/stdout`, `${dir}/stderr`].map(openFifoKeeper) };
 }
 
 /** bubblewrap arguments: the whole host read-only, the working dir writable, no network unless allowed, no capabilities. */
@@ -49,29 +56,54 @@ export function bwrapArgs(workdir: string, network: boolean): string[] {
   ];
 }
 
-/** What a re-attaching server needs to find a host instance again (stored in the instance's state file). */
+/**
+ * What a re-attaching server needs to find a host instance again: the supervisor writes it to `<state>/pid`. The
+ * nonce and launch id name the end marker of the instance's output on its log lane.
+ */
 export interface HostProcessRecord {
   readonly pid: number;
   readonly startTicks: number;
+  readonly nonce: string;
+  readonly launchId: number;
+  /** The lane (dir of the stdout and stderr FIFOs) that carries its output. */
+  readonly laneDir: string;
+}
+
+export function readPidFile(stateDir: string): HostProcessRecord | undefined {
+  let text = '';
+  try {
+    text = readFileSync(`${stateDir}/pid`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const m = /^(\d+) (\d+) ([0-9a-f]+) (\d+) ([0-9a-f]*)\n$/.exec(text);
+  if (!m) return undefined;
+  return { pid: Number(m[1]), startTicks: Number(m[2]), nonce: m[3] as string, launchId: Number(m[4]), laneDir: Buffer.from(m[5] as string, 'hex').toString() };
 }
 
 /**
- * The host runtime: the wrapper runs as the leader of a new process group (and session) in the working dir,
- * the command inside bubblewrap when available.
+ * The host runtime: the command is the leader of a new process group (and session) in the working dir, started by
+ * the {@link Launcher} supervisor, inside bubblewrap when available.
  */
 export class HostExecution implements Execution {
   readonly runtime = 'host' as const;
   readonly sandbox: SandboxKind;
   readonly detail: string;
-  readonly stdout: net.Socket;
-  readonly stderr: net.Socket;
+  readonly stdout: Readable;
+  readonly stderr: Readable;
   readonly exited: Promise<ExitInfo>;
-  readonly record: HostProcessRecord;
   readonly #pid: number;
+  readonly #startTicks: number;
   readonly #stateDir: string;
   readonly #cgroup: Cgroup | undefined;
-  readonly #keepers: number[];
+  /** Re-attached only: our FIFO readers and write ends (a fresh instance's belong to its lane). */
+  readonly #fifos: { readers: [net.Socket, net.Socket]; keepers: number[] } | undefined;
+  readonly #detach: (() => void) | undefined;
   #done = false;
+  /** We sent the final SIGKILL (abort grace expired). */
+  #killed = false;
+  /** The supervisor deleted the instance dir after the exit. */
+  #dirRemoved = false;
 
   private constructor(init: {
     pid: number;
@@ -79,49 +111,91 @@ export class HostExecution implements Execution {
     stateDir: string;
     sandbox: SandboxKind;
     cgroup: Cgroup | undefined;
-    exit: Promise<ChildExit> | undefined;
-    readers: [net.Socket, net.Socket];
-    keepers: number[];
+    streams: [Readable, Readable];
+    exit: Promise<RawExit> | undefined;
+    removeDirOnExit: boolean;
+    fifos?: { readers: [net.Socket, net.Socket]; keepers: number[] };
+    detach?: () => void;
   }) {
     this.#pid = init.pid;
+    this.#startTicks = init.startTicks;
     this.#stateDir = init.stateDir;
     this.#cgroup = init.cgroup;
+    this.#fifos = init.fifos;
+    this.#detach = init.detach;
     this.sandbox = init.sandbox;
-    this.record = { pid: init.pid, startTicks: init.startTicks };
     this.detail =
       init.sandbox === 'bwrap'
         ? 'host runtime, sandboxed with bubblewrap (working dir writable, rest read-only)'
         : 'host runtime, plain process group (bubblewrap not available)';
-    [this.stdout, this.stderr] = init.readers;
-    this.#keepers = init.keepers;
-    this.exited = this.#watch(init.exit);
+    [this.stdout, this.stderr] = init.streams;
+    this.exited = this.#watch(init.exit, init.removeDirOnExit);
     this.exited.finally(() => (this.#done = true)).catch(() => {});
   }
 
   static async start(o: HostStartOptions): Promise<HostExecution> {
-    await fifoPool(o.fifoRoot).place(o.stateDir);
-    const { readers, keepers } = openFifos(o.stateDir);
-    const argv = o.sandbox === 'bwrap' ? ['bwrap', ...bwrapArgs(o.workdir, o.network), '--', '/bin/sh', '-c', o.command] : ['--eval', o.command];
-    const req = {
-      argv: ['/bin/sh', '-c', WRAPPER_SCRIPT, 'hearth-instance', o.stateDir, ...argv],
-      cwd: o.workdir,
-      env: { ...o.env, HEARTH_CGROUP_PROCS: o.cgroup?.procsFiles.join(' ') ?? '' },
-    };
-    let started: { pid: number; exit: Promise<ChildExit> };
+    const argv = o.bwrap ? [o.bwrap, ...bwrapArgs(o.workdir, o.network), '--', '/bin/sh', '-c', o.command] : ['/bin/sh', '-c', o.command];
+    let launched: Launched;
     try {
-      started = await launch(req);
+      launched = await Launcher.shared().launch({
+        workRoot: o.workRoot,
+        dir: o.instanceDir,
+        workdir: o.workdir,
+        stateJson: o.stateJson,
+        cgroupProcs: o.cgroup?.procsFiles ?? [],
+        prepared: o.prepared,
+        removeDirOnExit: o.removeDirOnExit,
+        argv,
+        env: o.env,
+      });
     } catch (e) {
-      for (const r of readers) r.destroy();
-      closeAll(keepers);
-      throw new RunnerError('RuntimeUnavailable', `cannot start the instance wrapper: ${(e as Error).message}`, { cause: e });
+      const message = (e as Error).message;
+      if (/no space left on device|disk quota exceeded/i.test(message)) throw new RunnerError('DiskFull', `disk full: ${message}`, { cause: e });
+      throw new RunnerError('RuntimeUnavailable', `cannot start the instance: ${message}`, { cause: e });
     }
-    const st = readProcStat(started.pid);
-    return new HostExecution({ pid: started.pid, startTicks: st?.startTicks ?? 0, stateDir: o.stateDir, sandbox: o.sandbox, cgroup: o.cgroup, exit: started.exit, readers, keepers });
+    return new HostExecution({
+      pid: launched.pid,
+      startTicks: launched.startTicks,
+      stateDir: o.stateDir,
+      sandbox: o.bwrap ? 'bwrap' : 'none',
+      cgroup: o.cgroup,
+      streams: [launched.stdout, launched.stderr],
+      exit: launched.exited,
+      removeDirOnExit: o.removeDirOnExit,
+      detach: () => launched.detach(),
+    });
   }
 
-  /** Re-attaches to a wrapper left running by a previous server process. */
-  static reattach(record: HostProcessRecord, init: { stateDir: string; sandbox: SandboxKind; cgroup: Cgroup | undefined }): HostExecution {
-    return new HostExecution({ ...record, ...init, exit: undefined, ...openFifos(init.stateDir) });
+  /**
+   * Re-attaches to an instance a previous server process left: the output of one still running, until its end marker.
+   * One that has ended gets no stream: its lane may carry a later instance's output by now.
+   */
+  static reattach(
+    record: HostProcessRecord,
+    init: { stateDir: string; sandbox: SandboxKind; cgroup: Cgroup | undefined; running: boolean },
+  ): HostExecution {
+    if (!init.running) {
+      const streams = [Readable.from([]), Readable.from([])] as [Readable, Readable];
+      return new HostExecution({ ...record, ...init, streams, exit: undefined, removeDirOnExit: false });
+    }
+    const fifos = openFifos(record.laneDir);
+    const streams = fifos.readers.map((socket) => {
+      const out = new Readable({ read() {} });
+      let open = true;
+      const end = (): void => {
+        if (open) out.push(null);
+        open = false;
+      };
+      const splitter = new MarkerSplitter(record.nonce, (data) => open && out.push(data), (id) => id === record.launchId && end());
+      socket.on('data', (d: Buffer) => splitter.push(d));
+      socket.on('error', () => {});
+      socket.on('close', () => {
+        splitter.flush();
+        end();
+      });
+      return out;
+    }) as [Readable, Readable];
+    return new HostExecution({ ...record, ...init, streams, exit: undefined, removeDirOnExit: false, fifos });
   }
 
   /** Name of the instance's cgroup, recorded for a re-attaching server. */
@@ -129,23 +203,31 @@ export class HostExecution implements Execution {
     return this.#cgroup?.name ?? null;
   }
 
+  /** True once the supervisor has deleted the instance dir (after the command's exit). */
+  get dirRemoved(): boolean {
+    return this.#dirRemoved;
+  }
+
   async terminate(graceMs: number): Promise<void> {
     if (this.#done) return;
-    // SIGTERM the command, not the wrapper (which records the exit status) nor bubblewrap (which would take the
-    // sandbox down with SIGKILL at once and lose the command's own exit status). Processes that appear during the
-    // grace period (a command that was just starting) are signalled too.
+    // SIGTERM the command's processes, not bubblewrap (which would take the sandbox down with SIGKILL at once and
+    // lose the command's own exit status). Processes that appear during the grace period (a command that was just
+    // starting) are signalled too.
     const signalled = new Set<number>();
     const deadline = Date.now() + graceMs;
     while (!this.#done && Date.now() < deadline) {
       for (const p of await processGroupMembers(this.#pid)) {
-        if (p.pid !== this.#pid && p.comm !== 'bwrap' && !signalled.has(p.pid)) {
+        if (p.comm !== 'bwrap' && !signalled.has(p.pid)) {
           signalled.add(p.pid);
           killQuietly(p.pid, 'SIGTERM');
         }
       }
       await Promise.race([this.exited, sleep(Math.min(100, Math.max(0, deadline - Date.now())), undefined, { ref: false })]);
     }
-    if (!this.#done) killQuietly(-this.#pid, 'SIGKILL');
+    if (!this.#done) {
+      this.#killed = true;
+      killQuietly(-this.#pid, 'SIGKILL');
+    }
     await this.exited;
   }
 
@@ -165,39 +247,43 @@ export class HostExecution implements Execution {
     return { memoryBytes, peakMemoryBytes: memoryBytes, cpuTimeSec: ticks / CLOCK_TICKS };
   }
 
+  detach(): void {
+    this.#detach?.();
+  }
+
   dispose(): Promise<void> {
-    killQuietly(-this.#pid, 'SIGKILL');
-    closeAll(this.#keepers);
+    if (!this.#done) killQuietly(-this.#pid, 'SIGKILL');
+    if (this.#fifos) {
+      closeAll(this.#fifos.keepers);
+      for (const r of this.#fifos.readers) r.destroy();
+    }
     this.stdout.destroy();
     this.stderr.destroy();
     if (this.#cgroup) cgroupPool.release(this.#cgroup);
     return Promise.resolve();
   }
 
-  async #watch(exit: Promise<ChildExit> | undefined): Promise<ExitInfo> {
-    let signal: NodeJS.Signals | null = null;
-    let code: number | null = null;
-    let watched = false;
+  async #watch(exit: Promise<RawExit> | undefined, removeDirOnExit: boolean): Promise<ExitInfo> {
     if (exit) {
       try {
-        ({ code, signal } = await exit);
-        watched = true;
+        const { code, signal } = await exit;
+        this.#dirRemoved = removeDirOnExit;
+        const oomKilled = this.#cgroup?.oomKilled() ?? false;
+        // Our own SIGKILL at the end of an abort's grace period; any other signal is reported as a shell would.
+        if (code === null && this.#killed && signal === 9) return { exitCode: null, signal: 'SIGKILL', oomKilled, lost: false };
+        return { exitCode: code ?? 128 + signal, signal: null, oomKilled, lost: false };
       } catch {
-        // the launcher died: watch the pid instead
+        // the supervisor died: watch the pid instead; the exit status is lost with it
       }
     }
-    if (!watched) {
-      // Not our child (re-attached), so no exit event: watch the pid. The only poll, and only in this case.
-      while (isSameProcessAlive(this.#pid, this.record.startTicks)) await sleep(250);
-    }
-    // Leftover background processes of the command end with it.
-    killQuietly(-this.#pid, 'SIGKILL');
-    closeAll(this.#keepers);
+    // Not reaped by a supervisor we talk to (re-attached, or ours died): watch the pid. The only poll, and only then.
+    while (isSameProcessAlive(this.#pid, this.#startTicks)) await sleep(250);
+    killQuietly(-this.#pid, 'SIGKILL'); // leftover background processes of the command end with it
+    if (this.#fifos) closeAll(this.#fifos.keepers);
     await drain([this.stdout, this.stderr], 5000);
-    // The wrapper exits with the command's status: it stands in when the exit file could not be written (disk full).
-    const exitCode = readExitFile(this.#stateDir) ?? code;
+    const exitCode = readExitFile(this.#stateDir);
     const oomKilled = this.#cgroup?.oomKilled() ?? false;
-    return { exitCode, signal: exitCode === null ? (signal ?? 'SIGKILL') : null, oomKilled, lost: exitCode === null && signal === null && !watched };
+    return { exitCode, signal: exitCode === null && this.#killed ? 'SIGKILL' : null, oomKilled, lost: exitCode === null && !this.#killed };
   }
 }
 
@@ -211,7 +297,7 @@ export function readExitFile(stateDir: string): number | null {
   return /^\d+\n$/.test(text) ? Number(text) : null;
 }
 
-function endOf(s: net.Socket): Promise<void> {
+function endOf(s: Readable): Promise<void> {
   return new Promise((resolve) => {
     if (s.readableEnded || s.destroyed) resolve();
     else {
@@ -221,41 +307,8 @@ function endOf(s: net.Socket): Promise<void> {
   });
 }
 
-export async function drain(streams: net.Socket[], timeoutMs: number): Promise<void> {
+export async function drain(streams: Readable[], timeoutMs: number): Promise<void> {
   const all = Promise.all(streams.map(endOf));
   await Promise.race([all, sleep(timeoutMs, undefined, { ref: false })]);
   for (const s of streams) s.destroy();
-}
-
-interface ChildExit {
-  readonly code: number | null;
-  readonly signal: NodeJS.Signals | null;
-}
-
-/** Starts a detached process group: through the perl launcher, or with a fork of this process when perl is missing. */
-async function launch(req: { argv: string[]; cwd: string; env: Record<string, string> }): Promise<{ pid: number; exit: Promise<ChildExit> }> {
-  const launcher = Launcher.shared();
-  if (launcher.alive) {
-    try {
-      const l = await launcher.launch(req);
-      return { pid: l.pid, exit: l.exited };
-    } catch {
-      // perl missing or gone: fall through
-    }
-  }
-  const child = spawn(req.argv[0] as string, req.argv.slice(1), {
-    cwd: req.cwd,
-    env: req.env,
-    detached: true, // its own process group: abort signals the whole group, and it survives a server crash
-    stdio: 'ignore',
-  });
-  const pid = await new Promise<number>((resolve, reject) => {
-    child.once('spawn', () => resolve(child.pid as number));
-    child.once('error', reject);
-  });
-  const exit = new Promise<ChildExit>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) resolve({ code: child.exitCode, signal: child.signalCode });
-    else child.once('exit', (c, s) => resolve({ code: c, signal: s }));
-  });
-  return { pid, exit };
 }

@@ -2,26 +2,19 @@ import { closeSync, constants, openSync } from 'node:fs';
 import net from 'node:net';
 
 /**
- * The shell wrapper every instance runs in (host and docker alike). It outlives a server crash:
+ * The shell wrapper every container runs as its pid 1 (the host runtime has the supervisor of launcher.ts instead).
+ * It outlives a server crash:
  * - stdout/stderr go to FIFOs in the state dir that the wrapper itself holds open read-write, so the command never
  *   sees EPIPE while the server is away (at worst it blocks on a full pipe until the server re-attaches);
  * - it records the command's exit status in `state/exit` for a server that re-attaches;
- * - it joins the instance's cgroups before starting the command, so every descendant is limited and accounted;
  * - the server opens its read ends before starting it, so no output is lost (a FIFO's data dies with its last open fd);
- * - on SIGTERM it forwards the signal to the command (to every process when it is a container's pid 1).
- * Arguments: `$1` = state dir, then the command's argv, or `--eval <shell command>` to run it in a subshell.
+ * - on SIGTERM it forwards the signal to every process of the container.
+ * Arguments: `$1` = state dir, then the command's argv.
  */
 export const WRAPPER_SCRIPT = `S="$1"; shift
 [ -p "$S/stdout" ] && [ -p "$S/stderr" ] || mkfifo "$S/stdout" "$S/stderr" || exit 91
-for f in $HEARTH_CGROUP_PROCS; do echo $$ > "$f" || exit 92; done
-unset HEARTH_CGROUP_PROCS
 exec 3<>"$S/stdout" 4<>"$S/stderr" </dev/null >/dev/null 2>&4
-if [ "$1" = --eval ]; then
-  # No sandbox: run the command in a subshell (a fork, no second exec of the shell).
-  ( exec 3>&- 4>&-; unset S f; eval "$2" ) </dev/null >&3 2>&4 &
-else
-  "$@" </dev/null >&3 2>&4 3>&- 4>&- &
-fi
+"$@" </dev/null >&3 2>&4 3>&- 4>&- &
 child=$!
 trap 'if [ "$$" = 1 ]; then kill -TERM -1; else kill -TERM "$child"; fi 2>/dev/null' TERM INT HUP
 wait "$child"; rc=$?

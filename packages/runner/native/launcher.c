@@ -1,0 +1,387 @@
+/*
+ * Hearth's host-runtime supervisor, native build. Same protocol and behaviour as the perl script in
+ * src/internal/launcher.ts (read that first); this one starts commands with vfork(), which costs a fraction of
+ * forking a perl interpreter, so a no-op instance costs about what `xargs` pays for `sh -c`.
+ *
+ * Built on first use by the runner with the system C compiler; the perl script is the fallback without one.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <dirent.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+struct lane {
+  char *name, *dir, *hexdir;
+  int wo, we, mo, me; /* read-write ends handed to commands; non-blocking ends for markers */
+  struct lane *next;
+};
+
+struct job {
+  pid_t pid;
+  char *id, *dir;
+  int remove;
+  struct lane *lane;
+  struct job *next;
+};
+
+static const char *nonce;
+static struct lane *lanes;
+static struct job *jobs;
+static int node_alive = 1;
+
+static void out(const char *s, size_t n) {
+  while (n > 0) {
+    ssize_t w = write(1, s, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return; /* the server is gone */
+    }
+    s += w;
+    n -= (size_t)w;
+  }
+}
+
+static void outf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void outf(const char *fmt, ...) {
+  char buf[8192];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  if (n > 0) out(buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+}
+
+/* "<kind> <id> <hex of message: strerror>" */
+static void fail(const char *kind, const char *id, const char *what, int e) {
+  char msg[4096], hex[8193];
+  snprintf(msg, sizeof msg, "%s%s%s", what, e ? ": " : "", e ? strerror(e) : "");
+  size_t i = 0;
+  for (const unsigned char *p = (const unsigned char *)msg; *p && i + 2 < sizeof hex; p++, i += 2) sprintf(hex + i, "%02x", *p);
+  hex[i] = 0;
+  outf("%s %s %s\n", kind, id, hex);
+}
+
+static int hexval(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return 0;
+}
+
+/* Decodes hex in place; returns the string. */
+static char *unhex(char *s) {
+  size_t n = strlen(s) / 2;
+  for (size_t i = 0; i < n; i++) s[i] = (char)(hexval(s[2 * i]) << 4 | hexval(s[2 * i + 1]));
+  s[n] = 0;
+  return s;
+}
+
+/* mkdir -p: the common case (parent exists) costs one call. */
+static int mkpath(const char *path) {
+  if (mkdir(path, 0755) == 0 || errno == EEXIST) return 0;
+  if (errno != ENOENT) return -1;
+  char p[4096];
+  size_t n = strlen(path);
+  if (n >= sizeof p) return errno = ENAMETOOLONG, -1;
+  memcpy(p, path, n + 1);
+  char *slash = strrchr(p, '/');
+  if (!slash || slash == p) return -1;
+  *slash = 0;
+  if (mkpath(p) < 0) return -1;
+  return mkdir(path, 0755) == 0 || errno == EEXIST ? 0 : -1;
+}
+
+/* Removes a tree without following symlinks; d_type saves a stat per entry. */
+static void rmtree_at(int parent, const char *name) {
+  if (unlinkat(parent, name, 0) == 0 || (errno != EISDIR && errno != EPERM)) return;
+  int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return;
+  DIR *d = fdopendir(fd);
+  if (!d) return (void)close(fd);
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+    if (e->d_type == DT_DIR || e->d_type == DT_UNKNOWN) rmtree_at(fd, e->d_name);
+    else unlinkat(fd, e->d_name, 0);
+  }
+  closedir(d);
+  unlinkat(parent, name, AT_REMOVEDIR);
+}
+
+static void rmtree(const char *path) {
+  rmtree_at(AT_FDCWD, path);
+}
+
+static int put(const char *file, const char *text, size_t n) {
+  int fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return -1;
+  while (n > 0) {
+    ssize_t w = write(fd, text, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      int e = errno;
+      close(fd);
+      return errno = e, -1;
+    }
+    text += w;
+    n -= (size_t)w;
+  }
+  return close(fd);
+}
+
+static void marker(struct lane *l, const char *id) {
+  char m[256];
+  int n = snprintf(m, sizeof m, "%chearth-end:%s:%s%c", 0, nonce, id, 0);
+  int fds[2] = {l->mo, l->me};
+  for (int i = 0; i < 2; i++) {
+    for (int tries = 0; tries < 400; tries++) {
+      if (write(fds[i], m, (size_t)n) == n) break;
+      if (!node_alive || errno != EAGAIN) break;
+      struct timespec ts = {0, 5 * 1000 * 1000};
+      nanosleep(&ts, NULL);
+    }
+  }
+}
+
+static void reap(void) {
+  int st;
+  pid_t pid;
+  while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+    struct job **pp = &jobs, *j;
+    while ((j = *pp) && j->pid != pid) pp = &j->next;
+    if (!j) continue;
+    *pp = j->next;
+    kill(-pid, SIGKILL); /* what the command left behind in its process group ends with it */
+    int sig = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
+    int code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    /* With no server listening, keep the dir and record the exit for the one that restarts. */
+    if (j->remove && node_alive) rmtree(j->dir);
+    else {
+      char file[4200], text[16];
+      snprintf(file, sizeof file, "%s/state/exit", j->dir);
+      int n = snprintf(text, sizeof text, "%d\n", sig ? 128 + sig : code);
+      put(file, text, (size_t)n);
+    }
+    marker(j->lane, j->id);
+    outf("x %s %d %d\n", j->id, sig ? -1 : code, sig);
+    free(j->id);
+    free(j->dir);
+    free(j);
+  }
+}
+
+static struct lane *find_lane(const char *name) {
+  for (struct lane *l = lanes; l; l = l->next)
+    if (!strcmp(l->name, name)) return l;
+  return NULL;
+}
+
+/* Splits a line at spaces, in place. */
+static int split(char *line, char **f, int max) {
+  int n = 0;
+  char *s = line;
+  while (n < max) {
+    f[n++] = s;
+    char *sp = strchr(s, ' ');
+    if (!sp) break;
+    *sp = 0;
+    s = sp + 1;
+  }
+  return n;
+}
+
+static void make_lane(char **f, int n) {
+  if (n < 3) return;
+  char *name = f[1], *hexdir = strdup(f[2]), *dir = unhex(f[2]);
+  struct lane *l = calloc(1, sizeof *l);
+  char p[4200];
+  int ok = mkpath(dir) == 0;
+  int *rw[2] = {&l->wo, &l->we}, *nb[2] = {&l->mo, &l->me};
+  for (int i = 0; ok && i < 2; i++) {
+    snprintf(p, sizeof p, "%s/%s", dir, i ? "stderr" : "stdout");
+    unlink(p);
+    ok = mkfifo(p, 0600) == 0 && (*rw[i] = open(p, O_RDWR | O_CLOEXEC)) >= 0 && (*nb[i] = open(p, O_WRONLY | O_NONBLOCK | O_CLOEXEC)) >= 0;
+  }
+  if (!ok) {
+    fail("E", name, "cannot create the log lane", errno);
+    free(hexdir);
+    free(l);
+    return;
+  }
+  l->name = strdup(name);
+  l->dir = strdup(dir);
+  l->hexdir = hexdir;
+  l->next = lanes;
+  lanes = l;
+  outf("L %s\n", name);
+}
+
+static void run(char **f, int n) {
+  /* r id lane flags dir workdir json cgroups argc argv... env... */
+  if (n < 9) return;
+  char *id = f[1], *flags = f[3];
+  struct lane *volatile l = find_lane(f[2]); /* volatile: read again after vfork() */
+  if (!l) return fail("e", id, "unknown lane", 0);
+  char *dir = unhex(f[4]), *workdir = unhex(f[5]), *json = unhex(f[6]), *cg = unhex(f[7]);
+  int argc = atoi(f[8]);
+  if (argc < 1 || 9 + argc > n) return fail("e", id, "bad request", 0);
+  char **argv = calloc((size_t)argc + 1, sizeof *argv);
+  char **envp = calloc((size_t)(n - 9 - argc) + 1, sizeof *envp);
+  for (int i = 0; i < argc; i++) argv[i] = unhex(f[9 + i]);
+  for (int i = 9 + argc, k = 0; i < n; i++) envp[k++] = unhex(f[i]);
+  char *cgroups[8];
+  int ncg = 0;
+  for (char *s = strtok(cg, " "); s && ncg < 8; s = strtok(NULL, " ")) cgroups[ncg++] = s;
+
+  char state[4200], p[4300];
+  snprintf(state, sizeof state, "%s/state", dir);
+  struct stat st;
+  if (!strchr(flags, 'p') && lstat(dir, &st) == 0) rmtree(dir); /* leftovers of an earlier attempt */
+  if (mkpath(dir) < 0 || mkpath(workdir) < 0 || mkpath(state) < 0) {
+    fail("e", id, "cannot create the instance dir", errno);
+    goto done;
+  }
+  snprintf(p, sizeof p, "%s/instance.json", state);
+  if (put(p, json, strlen(json)) < 0) {
+    fail("e", id, "cannot write the instance state file", errno);
+    goto done;
+  }
+  int wo = l->wo, we = l->we;
+  pid_t pid = vfork();
+  if (pid < 0) {
+    fail("e", id, "fork failed", errno);
+    goto done;
+  }
+  if (pid == 0) {
+    /* The child shares our memory until it execs: system calls only. */
+    sigset_t none;
+    sigemptyset(&none);
+    signal(SIGPIPE, SIG_DFL);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    setsid();
+    dup2(wo, 1);
+    dup2(we, 2);
+    int null = open("/dev/null", O_RDONLY);
+    if (null >= 0 && null != 0) dup2(null, 0), close(null);
+    char pidtext[16];
+    int pn = snprintf(pidtext, sizeof pidtext, "%ld\n", (long)syscall(SYS_getpid));
+    for (int i = 0; i < ncg; i++) {
+      int fd = open(cgroups[i], O_WRONLY);
+      if (fd < 0 || write(fd, pidtext, (size_t)pn) != pn) {
+        dprintf(2, "[hearth] cannot join the instance's cgroup (%s): %s\n", cgroups[i], strerror(errno));
+        _exit(92);
+      }
+      close(fd);
+    }
+    if (chdir(workdir) < 0) {
+      dprintf(2, "[hearth] cannot enter the working dir %s: %s\n", workdir, strerror(errno));
+      _exit(126);
+    }
+    execvpe(argv[0], argv, envp);
+    dprintf(2, "[hearth] cannot run %s: %s\n", argv[0], strerror(errno));
+    _exit(127);
+  }
+  long ticks = 0;
+  snprintf(p, sizeof p, "/proc/%d/stat", pid);
+  FILE *sf = fopen(p, "re");
+  if (sf) {
+    char text[1024];
+    size_t len = fread(text, 1, sizeof text - 1, sf);
+    fclose(sf);
+    text[len] = 0;
+    char *s = strrchr(text, ')');
+    /* field 22 (starttime) is the 20th after the ") " that ends field 2 */
+    for (int k = 0; s && k < 20; k++) s = strchr(s + 1, ' ');
+    if (s) ticks = atol(s + 1);
+  }
+  char pidline[8700];
+  snprintf(p, sizeof p, "%s/pid", state);
+  int pl = snprintf(pidline, sizeof pidline, "%d %ld %s %s %s\n", pid, ticks, nonce, id, l->hexdir);
+  put(p, pidline, (size_t)pl);
+  struct job *j = calloc(1, sizeof *j);
+  j->pid = pid;
+  j->id = strdup(id);
+  j->dir = strdup(dir);
+  j->remove = strchr(flags, 'c') != NULL;
+  j->lane = l;
+  j->next = jobs;
+  jobs = j;
+  outf("s %s %d %ld\n", id, pid, ticks);
+done:
+  free(argv);
+  free(envp);
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) return 2;
+  nonce = argv[1];
+  signal(SIGPIPE, SIG_IGN);
+  sigset_t blocked;
+  sigemptyset(&blocked);
+  sigaddset(&blocked, SIGCHLD);
+  sigprocmask(SIG_BLOCK, &blocked, NULL);
+  int sfd = signalfd(-1, &blocked, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (sfd < 0) return 3;
+
+  size_t cap = 1 << 16, len = 0;
+  char *buf = malloc(cap);
+  struct pollfd fds[2] = {{0, POLLIN, 0}, {sfd, POLLIN, 0}};
+  for (;;) {
+    if (!node_alive && !jobs) break;
+    fds[0].fd = node_alive ? 0 : -1;
+    if (poll(fds, 2, node_alive ? -1 : 1000) < 0 && errno != EINTR) break;
+    if (fds[1].revents & POLLIN) {
+      struct signalfd_siginfo si;
+      while (read(sfd, &si, sizeof si) == sizeof si) {
+      }
+    }
+    reap();
+    if (node_alive && (fds[0].revents & (POLLIN | POLLHUP | POLLERR))) {
+      if (cap - len < 4096) buf = realloc(buf, cap *= 2);
+      ssize_t r = read(0, buf + len, cap - len - 1);
+      if (r <= 0) {
+        if (r < 0 && errno == EINTR) continue;
+        node_alive = 0; /* the server is gone (exited or crashed): record the exits of what still runs, then leave */
+        continue;
+      }
+      len += (size_t)r;
+      char *start = buf, *nl;
+      while ((nl = memchr(start, '\n', (size_t)(buf + len - start)))) {
+        *nl = 0;
+        char **f = malloc(sizeof(char *) * (size_t)(nl - start + 2));
+        int n = split(start, f, (int)(nl - start + 2));
+        if (n > 0 && !strcmp(f[0], "l")) make_lane(f, n);
+        else if (n > 0 && !strcmp(f[0], "r")) run(f, n);
+        else if (n > 1 && !strcmp(f[0], "d"))
+          for (struct job *j = jobs; j; j = j->next)
+            if (!strcmp(j->id, f[1])) j->remove = 0;
+        free(f);
+        start = nl + 1;
+      }
+      len = (size_t)(buf + len - start);
+      memmove(buf, start, len);
+    }
+  }
+  for (struct lane *l = lanes; l; l = l->next) {
+    char p[4200];
+    snprintf(p, sizeof p, "%s/stdout", l->dir);
+    unlink(p);
+    snprintf(p, sizeof p, "%s/stderr", l->dir);
+    unlink(p);
+    rmdir(l->dir);
+  }
+  return 0;
+}
