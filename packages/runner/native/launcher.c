@@ -41,6 +41,13 @@ static const char *nonce;
 static struct lane *lanes;
 static struct job *jobs;
 static int node_alive = 1;
+static pid_t server_pid;
+
+/* The server is gone once we are reparented, even before its end of our stdin reads as closed. */
+static int server_alive(void) {
+  if (node_alive && getppid() != server_pid) node_alive = 0;
+  return node_alive;
+}
 
 static void out(const char *s, size_t n) {
   while (n > 0) {
@@ -168,7 +175,7 @@ static void reap(void) {
     int sig = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
     int code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
     /* With no server listening, keep the dir and record the exit for the one that restarts. */
-    if (j->remove && node_alive) rmtree(j->dir);
+    if (j->remove && server_alive()) rmtree(j->dir);
     else {
       char file[4200], text[16];
       snprintf(file, sizeof file, "%s/state/exit", j->dir);
@@ -328,6 +335,7 @@ done:
 int main(int argc, char **argv) {
   if (argc < 2) return 2;
   nonce = argv[1];
+  server_pid = getppid();
   signal(SIGPIPE, SIG_IGN);
   sigset_t blocked;
   sigemptyset(&blocked);

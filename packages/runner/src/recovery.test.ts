@@ -1,6 +1,6 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { FsBlobStore } from '@hearth/storage';
@@ -23,6 +23,9 @@ beforeAll(async () => {
     stdio: 'inherit',
   });
   await mkdir(BUILD, { recursive: true });
+  // The supervisor's C source, where the built launcher looks for it (`<build>/../native`).
+  await mkdir(path.join(BUILD, '..', 'native'), { recursive: true });
+  await copyFile(path.join(REPO_ROOT, 'packages/runner/native/launcher.c'), path.join(BUILD, '..', 'native', 'launcher.c'));
   await writeFile(
     SERVER,
     `import { startInstance } from './index.js';
@@ -36,8 +39,13 @@ startInstance(spec, { blobStore: new FsBlobStore(storage), onEvent: (e) => {
   );
 }, 180_000);
 
+let launcher: 'native' | 'perl' = 'native';
+
 async function crashAfterStart(spec: InstanceSpec, storage: string): Promise<void> {
-  const child = spawn(process.execPath, [SERVER, JSON.stringify([spec, storage])], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [SERVER, JSON.stringify([spec, storage])], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, HEARTH_LAUNCHER: launcher },
+  });
   await new Promise<void>((resolve, reject) => {
     child.stdout.on('data', (d: Buffer) => d.toString().includes('started') && resolve());
     child.once('exit', (c) => reject(new Error(`server exited early (${c})`)));
@@ -48,7 +56,11 @@ async function crashAfterStart(spec: InstanceSpec, storage: string): Promise<voi
 
 const owner = 'alice@example.com';
 
-describe('crash recovery', () => {
+describe.each(['native', 'perl'] as const)('crash recovery (%s supervisor)', (implementation) => {
+  beforeAll(() => {
+    launcher = implementation;
+  });
+
   it('re-attaches to an instance still running after the server was SIGKILLed: logs, exit code and results', async () => {
     await using dir = await tempDir();
     const storage = `${dir.path}/storage`;

@@ -40,6 +40,7 @@ $SIG{PIPE} = 'IGNORE';
 my $nonce = shift @ARGV;
 my (%jobs, %lanes);
 my $node = 1;
+my $server = getppid();
 my $chld = POSIX::SigSet->new(POSIX::SIGCHLD());
 sub unhex { pack('H*', $_[0] // '') }
 sub err { my $e = "$!"; unpack('H*', $_[0] . ($e ne '' ? ": $e" : '')) }
@@ -55,6 +56,7 @@ $SIG{CHLD} = sub {
     my $st = $?; my $j = delete $jobs{$pid}; next unless $j;
     kill 'KILL', -$pid; # what the command left behind in its process group ends with it
     my $sig = $st & 127;
+    $node = 0 if getppid() != $server; # reparented: the server is gone, even if its end of stdin reads open still
     if ($j->{flags} =~ /c/ && $node) { rmtree($j->{dir}) } else { put("$j->{dir}/state/exit", ($sig ? 128 + $sig : $st >> 8) . "\n") }
     marker($j->{lane}, $j->{id});
     print "x $j->{id} ", ($sig ? -1 : $st >> 8), " $sig\n";
@@ -504,7 +506,7 @@ let built: string | null | undefined;
  * under `native/.build/` (named by the source's hash, so an edited source is rebuilt). Undefined without a compiler.
  */
 export function nativeLauncher(): string | undefined {
-  if (process.env['HEARTH_LAUNCHER'] === 'perl') return undefined;
+  if (process.env['HEARTH_LAUNCHER'] === 'perl') return undefined; // an operator's choice (and the tests')
   if (built !== undefined) return built ?? undefined;
   built = null;
   try {
