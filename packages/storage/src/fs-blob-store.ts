@@ -80,13 +80,12 @@ export class FsBlobStore implements BlobStore {
 
   async read(ref: ObjectRef, options: { signal?: AbortSignal } = {}): Promise<Readable> {
     options.signal?.throwIfAborted();
-    const { fh, meta } = await wrap(() => this.#backend.openObject(ref.owner, ref.bucket, ref.key));
-    if (meta.size === 0) {
-      await fh.close();
+    const obj = await wrap(() => this.#backend.openObject(ref.owner, ref.bucket, ref.key));
+    if (obj.meta.size === 0) {
+      await obj.close();
       return Readable.from([]);
     }
-    const stream = fh.createReadStream({ start: 0, end: meta.size - 1, highWaterMark: 1 << 20, autoClose: true, ...(options.signal ? { signal: options.signal } : {}) });
-    return stream;
+    return obj.stream(0, obj.meta.size - 1, { signal: options.signal });
   }
 
   async write(ref: ObjectRef, body: Readable | Buffer, options: BlobWriteOptions = {}): Promise<BlobInfo> {
@@ -118,12 +117,11 @@ export class FsBlobStore implements BlobStore {
     return Math.max(0, max - bytes);
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
     if (!this.#closed) {
       this.#closed = true;
-      releaseBackend(this.#backend);
+      await releaseBackend(this.#backend);
     }
-    return Promise.resolve();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

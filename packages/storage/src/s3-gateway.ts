@@ -172,7 +172,7 @@ export class S3Gateway {
         setTimeout(() => this.#server.closeAllConnections(), 2000).unref();
       });
       await this.#store?.close();
-      releaseBackend(this.#backend);
+      await releaseBackend(this.#backend);
     })();
     return this.#closing;
   }
@@ -553,7 +553,8 @@ export class S3Gateway {
 
   async #getObject(ctx: Ctx, { bucket, key }: KeyRef, { head }: { head: boolean }): Promise<void> {
     checkVersionId(ctx.query);
-    const { fh, meta, data } = await this.#backend.openObject(ctx.owner, bucket, key);
+    const obj = await this.#backend.openObject(ctx.owner, bucket, key);
+    const { meta, data } = obj;
     let handed = false;
     try {
       const res = ctx.res;
@@ -603,11 +604,11 @@ export class S3Gateway {
         return;
       }
       handed = true;
-      await pipeline(fh.createReadStream({ start, end, highWaterMark: 1 << 20, autoClose: true }), res).catch(() => {
+      await pipeline(obj.stream(start, end), res).catch(() => {
         // The client went away; nothing to clean up beyond the closed handle.
       });
     } finally {
-      if (!handed) await fh.close();
+      if (!handed) await obj.close();
     }
   }
 
@@ -638,7 +639,8 @@ export class S3Gateway {
     const directive = String(ctx.req.headers['x-amz-metadata-directive'] ?? 'COPY').toUpperCase();
     if (directive !== 'COPY' && directive !== 'REPLACE') throw new S3Error('InvalidArgument', 'Unknown metadata directive.');
     await this.#smallBody(ctx);
-    const { fh, meta } = await this.#backend.openObject(ctx.owner, src.bucket, src.key);
+    const src0 = await this.#backend.openObject(ctx.owner, src.bucket, src.key);
+    const { meta } = src0;
     let out: ObjectMeta;
     try {
       if (evaluateConditions(ctx.req.headers, meta, 'x-amz-copy-source-') !== undefined) {
@@ -650,11 +652,11 @@ export class S3Gateway {
       const opts: PutOptions = directive === 'REPLACE' ? this.#putOptions(ctx) : { contentType: meta.contentType, userMeta: meta.userMeta, headers: meta.headers };
       const remaining = await this.#remainingBytes(ctx.owner);
       if (remaining !== undefined && meta.size > remaining) throw new S3Error('QuotaExceeded', 'The copy exceeds the storage quota.');
-      const body = meta.size ? fh.createReadStream({ start: 0, end: meta.size - 1, highWaterMark: 1 << 20, autoClose: false }) : [];
+      const body = meta.size ? (src0.data ? [src0.data] : src0.stream(0, meta.size - 1, { autoClose: false })) : [];
       // The copy keeps the source ETag (identical bytes), so a multipart ETag survives a rename: Ceph does the same.
       out = await this.#backend.putObject({ owner: ctx.owner, bucket, key }, body, { ...opts, checksums: meta.checksums, etag: meta.etag, parts: meta.parts });
     } finally {
-      await fh.close();
+      await src0.close();
     }
     this.#xml(ctx, 'CopyObjectResult', { LastModified: new Date(out.lastModified).toISOString(), ETag: out.etag });
   }
@@ -679,7 +681,8 @@ export class S3Gateway {
     if (ctx.req.headers['x-amz-copy-source'] !== undefined) {
       const src = this.#sourceOf(ctx);
       await this.#smallBody(ctx);
-      const { fh, meta } = await this.#backend.openObject(ctx.owner, src.bucket, src.key);
+      const srcObj = await this.#backend.openObject(ctx.owner, src.bucket, src.key);
+      const { meta } = srcObj;
       let part;
       try {
         if (evaluateConditions(ctx.req.headers, meta, 'x-amz-copy-source-') !== undefined) {
@@ -695,10 +698,10 @@ export class S3Gateway {
           end = Number(m[2]);
           if (start > end || end >= meta.size) throw new S3Error('InvalidRange', 'The requested range is not satisfiable', { extra: { RangeRequested: rh, ActualObjectSize: String(meta.size) } });
         }
-        const body = end >= start ? fh.createReadStream({ start, end, highWaterMark: 1 << 20, autoClose: false }) : [];
+        const body = end >= start ? srcObj.stream(start, end, { autoClose: false }) : [];
         part = await this.#backend.putPart({ upload: up, partNumber }, body, { maxBytes: remaining });
       } finally {
-        await fh.close();
+        await srcObj.close();
       }
       this.#xml(ctx, 'CopyPartResult', { LastModified: new Date(part.lastModified).toISOString(), ETag: part.etag });
       return;

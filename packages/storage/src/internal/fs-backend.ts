@@ -1,8 +1,8 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
-import { mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
+import { addAbortSignal, Readable } from 'node:stream';
 import type { ObjectRef } from '../blob-store.js';
 import type { IndexEntry } from './key-index.js';
 import { KeyIndex } from './key-index.js';
@@ -10,6 +10,7 @@ import { assertBucketName, assertKey, isValidBucketName } from './names.js';
 import type { ObjectMeta } from './object-file.js';
 import { finishTemp, footerOf, readFooter, readObjectHead, writeTemp } from './object-file.js';
 import { DirSync } from './dir-sync.js';
+import { InlineStore } from './inline-store.js';
 import { S3Error } from './s3-error.js';
 
 /**
@@ -21,7 +22,13 @@ import { S3Error } from './s3-error.js';
  * <dataDir>/multipart/<uploadId>/upload.json          the pending upload
  * <dataDir>/multipart/<uploadId>/<00001..10000>       parts, in the object-file format
  * <dataDir>/tmp/                                      temp files, renamed into place when complete
+ * <dataDir>/small.db (+ -wal, -shm)                    objects up to `inlineMax` bytes, body and metadata in a row
  * ```
+ *
+ * An object is either a row of small.db or a file, never both for long: a small PUT over a file object commits the row,
+ * syncs it, then unlinks the file; a large PUT over a row renames its file into place, syncs the directory, then
+ * deletes the row. Were a crash to leave both, the row wins (reads look there first) and loading the bucket's index
+ * removes the file.
  *
  * Bucket names are validated before they touch a path, object files are named by a hash and upload ids are checked
  * hex, so no request data ever becomes a path component as written.
@@ -68,10 +75,22 @@ export interface PartRef {
   readonly partNumber: number;
 }
 
+/** An object opened for reading: a small one comes with its bytes; either streams its bytes from what was opened. */
+export interface OpenObject {
+  readonly meta: ObjectMeta;
+  /** The whole body, when it was read together with the metadata (small objects). */
+  readonly data: Buffer | undefined;
+  /** Bytes `[start, end]` (inclusive); unless `autoClose: false`, the object is closed when the stream ends. */
+  stream(start: number, end: number, options?: { autoClose?: boolean; signal?: AbortSignal | undefined }): Readable;
+  close(): Promise<void>;
+}
+
 type Body = AsyncIterable<Buffer | Uint8Array | string> | Iterable<Buffer | Uint8Array | string>;
 
 export const MIN_PART_SIZE = 5 * 1024 * 1024;
 export const MAX_PARTS = 10_000;
+/** Objects up to this size are stored inline in small.db. */
+export const INLINE_MAX = 64 * 1024;
 const UPLOAD_ID_RE = /^[0-9a-f]{32}$/;
 
 export class FsBackend {
@@ -81,6 +100,9 @@ export class FsBackend {
   readonly #mpDir: string;
   /** Smallest part allowed before the last one (S3: 5 MiB); tests lower it. */
   minPartSize: number;
+  /** Largest object stored inline in small.db (0: every object is a file); tests lower it. */
+  readonly inlineMax: number;
+  #inline: InlineStore | undefined;
   #ready: Promise<void> | undefined;
   readonly #buckets = new Map<string, BucketRecord>();
   readonly #indexes = new Map<string, Promise<KeyIndex>>();
@@ -90,12 +112,19 @@ export class FsBackend {
   /** Group commit for directory fsyncs (renames into place, deletes, new directories). */
   readonly dirSync = new DirSync();
 
-  constructor(dataDir: string, options: { minPartSize?: number } = {}) {
+  constructor(dataDir: string, options: { minPartSize?: number; inlineMax?: number } = {}) {
     this.dataDir = path.resolve(dataDir);
     this.#bucketsDir = path.join(this.dataDir, 'buckets');
     this.#tmpDir = path.join(this.dataDir, 'tmp');
     this.#mpDir = path.join(this.dataDir, 'multipart');
     this.minPartSize = options.minPartSize ?? MIN_PART_SIZE;
+    this.inlineMax = options.inlineMax ?? INLINE_MAX;
+  }
+
+  /** The small-object database (open once {@link ready} resolved). */
+  get inline(): InlineStore {
+    if (!this.#inline) throw new Error('storage backend not ready or closed');
+    return this.#inline;
   }
 
   ready(): Promise<void> {
@@ -105,6 +134,9 @@ export class FsBackend {
 
   async #load(): Promise<void> {
     await Promise.all([this.#bucketsDir, this.#tmpDir, this.#mpDir].map((d) => mkdir(d, { recursive: true })));
+    this.#inline = new InlineStore(this.dataDir);
+    // small.db and its WAL must be durable names before any commit in them is acknowledged.
+    await this.dirSync.sync(this.dataDir);
     for (const name of await readdir(this.#bucketsDir)) {
       if (!isValidBucketName(name)) continue;
       const rec = await this.#readBucketRecord(name);
@@ -210,6 +242,7 @@ export class FsBackend {
       await rename(path.join(this.#bucketsDir, name), trash);
       this.#buckets.delete(name);
       this.#indexes.delete(name);
+      this.inline.deleteBucket(name);
       for (const [id, up] of this.#uploads) if (up.bucket === name) await this.#dropUpload(id);
       for (const d of this.#dirs) if (d.startsWith(path.join(this.#bucketsDir, name) + path.sep)) this.#dirs.delete(d);
       await rm(trash, { recursive: true, force: true });
@@ -230,28 +263,34 @@ export class FsBackend {
   }
 
   async #loadIndex(bucket: string): Promise<KeyIndex> {
+    await this.ready();
     const root = path.join(this.#bucketsDir, bucket, 'objects');
     let shards: string[] = [];
     try {
       shards = await readdir(root);
     } catch {
-      return new KeyIndex();
+      return KeyIndex.from(this.inline.entries(bucket));
     }
     const files: string[] = [];
     for (const s of shards) {
       for (const f of await readdir(path.join(root, s)).catch(() => [] as string[])) files.push(path.join(root, s, f));
     }
     const entries: Array<[string, IndexEntry]> = [];
+    const shadowed: string[] = [];
     let next = 0;
     const worker = async (): Promise<void> => {
       while (next < files.length) {
         const f = files[next++] as string;
         const meta = await readMetaAt(f).catch(() => undefined);
-        if (meta) entries.push([meta.key, { size: meta.size, etag: meta.etag, lastModified: meta.lastModified }]);
+        if (!meta) continue;
+        // A file beside a row of the same key was left by a crash mid-replacement: the row is the object.
+        if (this.inline.has(bucket, meta.key)) shadowed.push(f);
+        else entries.push([meta.key, { size: meta.size, etag: meta.etag, lastModified: meta.lastModified }]);
       }
     };
     await Promise.all(Array.from({ length: 32 }, worker));
-    return KeyIndex.from(entries);
+    for (const f of shadowed) await rm(f, { force: true });
+    return KeyIndex.from([...entries, ...this.inline.entries(bucket)]);
   }
 
   #objectPath(bucket: string, key: string): string {
@@ -269,18 +308,20 @@ export class FsBackend {
   // ---- objects ----
 
   async headObject(owner: string, bucket: string, key: string): Promise<ObjectMeta> {
-    const { fh, meta } = await this.openObject(owner, bucket, key);
-    await fh.close();
-    return meta;
+    const obj = await this.openObject(owner, bucket, key);
+    await obj.close();
+    return obj.meta;
   }
 
   /**
-   * Opens an object; the handle stays valid even if the object is replaced or deleted meanwhile. A small object comes
-   * with its bytes (`data`), read together with its metadata.
+   * Opens an object; what was opened stays readable even if the object is replaced or deleted meanwhile. A small
+   * object comes with its bytes (`data`), read together with its metadata.
    */
-  async openObject(owner: string, bucket: string, key: string): Promise<{ fh: FileHandle; meta: ObjectMeta; data?: Buffer | undefined }> {
+  async openObject(owner: string, bucket: string, key: string): Promise<OpenObject> {
     await this.requireBucket(owner, bucket);
     assertKey(key);
+    const row = this.inline.get(bucket, key);
+    if (row) return memoryObject(row.meta, row.data);
     let fh: FileHandle;
     try {
       fh = await open(this.#objectPath(bucket, key), 'r');
@@ -291,7 +332,7 @@ export class FsBackend {
     try {
       const { meta, data } = await readObjectHead(fh);
       if (meta.key !== key) throw noSuchKey(key);
-      return { fh, meta, data };
+      return fileObject(fh, meta, data);
     } catch (e) {
       await fh.close();
       throw e;
@@ -301,7 +342,7 @@ export class FsBackend {
   async putObject({ owner, bucket, key }: ObjectRef, body: Body, options: PutOptions = {}): Promise<ObjectMeta> {
     await this.requireBucket(owner, bucket);
     assertKey(key);
-    const temp = await writeTemp(this.#tmpDir, body, { maxBytes: options.maxBytes, signal: options.signal });
+    const temp = await writeTemp(this.#tmpDir, body, { maxBytes: options.maxBytes, signal: options.signal, inlineMax: this.inlineMax });
     const meta: ObjectMeta = {
       key,
       size: temp.size,
@@ -313,9 +354,34 @@ export class FsBackend {
       ...(options.checksums && Object.keys(options.checksums).length ? { checksums: options.checksums } : {}),
       ...(options.parts ? { parts: options.parts } : {}),
     };
+    if (temp.kind === 'inline') {
+      await this.#commitInline(bucket, meta, temp.data);
+      return meta;
+    }
     await finishTemp(temp, meta);
     await this.#commit(bucket, temp.path, meta);
     return meta;
+  }
+
+  /** Commits a small object as a row of small.db; resolves once the row is on disk. */
+  async #commitInline(bucket: string, meta: ObjectMeta, data: Buffer): Promise<void> {
+    let synced = false;
+    await this.#lock(`obj:${bucket}\0${meta.key}`, async () => {
+      const idx = await this.index(bucket);
+      if (!(await this.bucket(bucket))) throw new S3Error('NoSuchBucket', 'The specified bucket does not exist.', { extra: { BucketName: bucket } });
+      const prev = idx.get(meta.key);
+      this.inline.put(bucket, meta, data);
+      idx.set(meta.key, { size: meta.size, etag: meta.etag, lastModified: meta.lastModified, inline: true });
+      if (prev && !prev.inline) {
+        // It replaces a file: the row must be on disk before the file goes (else a crash could lose both), and the
+        // key stays locked meanwhile so no newer file of the same key is renamed in and then unlinked here.
+        await this.inline.sync();
+        synced = true;
+        await rm(this.#objectPath(bucket, meta.key), { force: true });
+      }
+    });
+    // Outside the key lock: concurrent small PUTs share one WAL fdatasync (group commit).
+    if (!synced) await this.inline.sync();
   }
 
   async #commit(bucket: string, tempPath: string, meta: ObjectMeta): Promise<void> {
@@ -326,6 +392,12 @@ export class FsBackend {
         if (!(await this.bucket(bucket))) throw new S3Error('NoSuchBucket', 'The specified bucket does not exist.', { extra: { BucketName: bucket } });
         await this.#ensureDir(path.dirname(dest));
         await rename(tempPath, dest);
+        if (this.inline.has(bucket, meta.key)) {
+          // It replaces a row: the file's name must be on disk before the row goes (reads see the row until then).
+          await this.dirSync.sync(path.dirname(dest));
+          this.inline.delete(bucket, meta.key);
+          await this.inline.sync();
+        }
         idx.set(meta.key, { size: meta.size, etag: meta.etag, lastModified: meta.lastModified });
       });
     } catch (e) {
@@ -341,19 +413,25 @@ export class FsBackend {
     await this.requireBucket(owner, bucket);
     assertKey(key);
     const file = this.#objectPath(bucket, key);
-    let removed = false;
+    let unlinked = false;
+    let rowDeleted = false;
     await this.#lock(`obj:${bucket}\0${key}`, async () => {
       const idx = await this.index(bucket);
-      removed = idx.get(key) !== undefined;
-      await rm(file, { force: true });
+      const entry = idx.get(key);
+      // Both are tried whatever the index says: another process may have written the key.
+      if (!entry?.inline) {
+        unlinked = await unlink(file).then(
+          () => true,
+          (e: NodeJS.ErrnoException) => {
+            if (e.code === 'ENOENT') return false;
+            throw e;
+          },
+        );
+      }
+      rowDeleted = this.inline.delete(bucket, key);
       idx.delete(key);
     });
-    if (removed) await this.dirSync.sync(path.dirname(file));
-  }
-
-  /** Streams an open object's bytes `[start, end]` (inclusive) and closes the handle at the end. */
-  static stream(fh: FileHandle, start: number, end: number): Readable {
-    return fh.createReadStream({ start, end, highWaterMark: 1 << 20, autoClose: true });
+    await Promise.all([unlinked ? this.dirSync.sync(path.dirname(file)) : undefined, rowDeleted ? this.inline.sync() : undefined]);
   }
 
   async usage(owner: string): Promise<{ bucketCount: number; bytes: number }> {
@@ -536,6 +614,14 @@ export class FsBackend {
     await rm(trash, { recursive: true, force: true });
   }
 
+  /** Closes small.db (after its pending syncs); the backend is unusable afterwards. */
+  async close(): Promise<void> {
+    await this.#ready?.catch(() => undefined);
+    const inline = this.#inline;
+    this.#inline = undefined;
+    await inline?.close();
+  }
+
   /** Removes multipart uploads and temp files older than `maxAgeMs` (abandoned by clients or by a crash). */
   async sweep(maxAgeMs: number): Promise<{ uploads: number; temps: number }> {
     await this.ready();
@@ -609,8 +695,33 @@ export function acquireBackend(dataDir: string): FsBackend {
   return e.backend;
 }
 
-export function releaseBackend(backend: FsBackend): void {
+export async function releaseBackend(backend: FsBackend): Promise<void> {
   const e = shared.get(backend.dataDir);
   if (!e || e.backend !== backend) return;
-  if (--e.refs <= 0) shared.delete(backend.dataDir);
+  if (--e.refs <= 0) {
+    shared.delete(backend.dataDir);
+    await backend.close();
+  }
+}
+
+function fileObject(fh: FileHandle, meta: ObjectMeta, data: Buffer | undefined): OpenObject {
+  return {
+    meta,
+    data,
+    stream: (start, end, options = {}) =>
+      fh.createReadStream({ start, end, highWaterMark: 1 << 20, autoClose: options.autoClose ?? true, ...(options.signal ? { signal: options.signal } : {}) }),
+    close: () => fh.close(),
+  };
+}
+
+function memoryObject(meta: ObjectMeta, data: Buffer): OpenObject {
+  return {
+    meta,
+    data,
+    stream: (start, end, options = {}) => {
+      const s = Readable.from(end >= start ? [data.subarray(start, end + 1)] : [], { objectMode: false });
+      return options.signal ? addAbortSignal(options.signal, s) : s;
+    },
+    close: () => Promise.resolve(),
+  };
 }

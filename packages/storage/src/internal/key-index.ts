@@ -7,6 +7,8 @@ export interface IndexEntry {
   readonly size: number;
   readonly etag: string;
   readonly lastModified: number;
+  /** Kept in the small-object database rather than in a file of its own. */
+  readonly inline?: boolean;
 }
 
 export interface ListPageOptions {

@@ -110,6 +110,20 @@ export interface WriteTempOptions {
   /** Rejects with QuotaExceeded (and removes the temp file) once more than this many bytes arrive. */
   readonly maxBytes?: number;
   readonly signal?: AbortSignal;
+  /**
+   * A body of at most this many bytes is kept in memory and returned as an {@link InlineBody} (no file is created).
+   * @default 0 (always a file)
+   */
+  readonly inlineMax?: number;
+}
+
+/** A small body, received whole in memory. */
+export interface InlineBody {
+  readonly kind: 'inline';
+  readonly data: Buffer;
+  readonly size: number;
+  /** Raw MD5 digest of the data. */
+  readonly md5: Buffer;
 }
 
 export interface TempObject {
@@ -121,6 +135,7 @@ export interface TempObject {
 
 /** A temp file still open, with its last bytes not yet written (so the footer joins them in one write). */
 export interface OpenTemp extends TempObject {
+  readonly kind: 'file';
   readonly fh: FileHandle;
   readonly pending: readonly Buffer[];
 }
@@ -128,10 +143,16 @@ export interface OpenTemp extends TempObject {
 /**
  * Streams `body` into a new temp file in `tmpDir` and returns its size and MD5. The caller appends the footer with
  * {@link finishTemp}. Any failure (including a verifier throwing from inside `body`) removes the file.
+ *
+ * The file is created only when the first batch is written: a body of at most `inlineMax` bytes never touches the
+ * disk here and comes back as an {@link InlineBody}.
  */
-export async function writeTemp(tmpDir: string, body: AsyncIterable<Buffer | Uint8Array | string> | Iterable<Buffer | Uint8Array | string>, options: WriteTempOptions = {}): Promise<OpenTemp> {
+export async function writeTemp(tmpDir: string, body: AsyncIterable<Buffer | Uint8Array | string> | Iterable<Buffer | Uint8Array | string>, options: WriteTempOptions & { inlineMax: number }): Promise<OpenTemp | InlineBody>;
+export async function writeTemp(tmpDir: string, body: AsyncIterable<Buffer | Uint8Array | string> | Iterable<Buffer | Uint8Array | string>, options?: WriteTempOptions): Promise<OpenTemp>;
+export async function writeTemp(tmpDir: string, body: AsyncIterable<Buffer | Uint8Array | string> | Iterable<Buffer | Uint8Array | string>, options: WriteTempOptions = {}): Promise<OpenTemp | InlineBody> {
+  const inlineMax = options.inlineMax ?? 0;
   const file = path.join(tmpDir, `${randomUUID()}.tmp`);
-  const fh = await open(file, 'wx');
+  let fh: FileHandle | undefined;
   const md5 = createHash('md5');
   let size = 0;
   let batch: Buffer[] = [];
@@ -142,13 +163,14 @@ export async function writeTemp(tmpDir: string, body: AsyncIterable<Buffer | Uin
   let writing: Promise<void> = Promise.resolve();
   let syncing: Promise<unknown> = Promise.resolve();
   const write = async (bufs: Buffer[], bytes: number): Promise<void> => {
-    const { bytesWritten } = await fh.writev(bufs);
+    const { bytesWritten } = await (fh ??= await open(file, 'wx')).writev(bufs);
     if (bytesWritten !== bytes) throw new Error('short write');
     unsynced += bytes;
     if (unsynced >= EARLY_SYNC) {
       unsynced = 0;
       // One background datasync at a time; errors surface at the final sync anyway.
-      syncing = syncing.then(() => fh.datasync()).catch(() => undefined);
+      const f = fh;
+      syncing = syncing.then(() => f.datasync()).catch(() => undefined);
     }
   };
   try {
@@ -173,12 +195,16 @@ export async function writeTemp(tmpDir: string, body: AsyncIterable<Buffer | Uin
     options.signal?.throwIfAborted();
     await writing;
     await syncing;
-    return { path: file, size, md5: md5.digest(), fh, pending: batch };
+    if (!fh && inlineMax > 0 && size <= inlineMax) return { kind: 'inline', data: batch.length === 1 ? (batch[0] as Buffer) : Buffer.concat(batch, size), size, md5: md5.digest() };
+    fh ??= await open(file, 'wx');
+    return { kind: 'file', path: file, size, md5: md5.digest(), fh, pending: batch };
   } catch (e) {
     await writing.catch(() => undefined);
     await syncing;
-    await fh.close().catch(() => undefined);
-    await rm(file, { force: true });
+    if (fh) {
+      await fh.close().catch(() => undefined);
+      await rm(file, { force: true });
+    }
     throw e;
   }
 }
