@@ -1,10 +1,11 @@
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
 
 export type LogStreamName = 'stdout' | 'stderr';
 
 export interface LogStoreOptions {
-  /** Where log files live (`<dir>/<taskUuid>/<instance|task>.<stream>`). */
+  /** Where the log database lives (`<dir>/logs.db`). */
   readonly dir: string;
   /** Bytes kept per buffer (task-wide and per instance); older output is dropped. @default 1 MiB */
   readonly maxBytes?: number;
@@ -20,7 +21,9 @@ export interface LogSlice {
 }
 
 interface Ring {
-  readonly file: string;
+  readonly task: string;
+  /** `<instance|task>.<stream>` */
+  readonly name: string;
   /** Retained bytes as appended chunks (joined lazily); `start` is the absolute offset of the first byte. */
   chunks: Buffer[];
   size: number;
@@ -36,20 +39,40 @@ const TASK_KEY = 'task';
 
 /**
  * Bounded circular stdout/stderr buffers per task and per instance that survive a restart: kept in memory while
- * written to, flushed to files (temp + rename) every `flushIntervalMs`, read back from disk when not in memory.
- * Offsets are absolute, so readers following by offset never see a byte twice even after old output is dropped.
+ * written to, written every `flushIntervalMs` to a SQLite database of their own (one transaction for every buffer
+ * that changed — a file per buffer cost a file creation per instance), read back from it when not in memory.
+ * The database is not fsynced at each flush: logs survive a crash of the server, and a power cut loses the last
+ * flushes at most. Offsets are absolute, so readers following by offset never see a byte twice even after old
+ * output is dropped.
  */
 export class LogStore {
-  readonly #dir: string;
   readonly #max: number;
   readonly #rings = new Map<string, Ring>();
   readonly #timer: NodeJS.Timeout;
+  readonly #db: BetterSqlite3.Database;
+  readonly #sql: {
+    put: BetterSqlite3.Statement<[string, string, number, number, Buffer]>;
+    get: BetterSqlite3.Statement<[string, string], { start: number; cursor: number; data: Buffer }>;
+    drop: BetterSqlite3.Statement<[string]>;
+  };
   #closed = false;
 
   constructor(options: LogStoreOptions) {
-    this.#dir = options.dir;
     this.#max = options.maxBytes ?? 2 ** 20;
-    mkdirSync(this.#dir, { recursive: true });
+    mkdirSync(options.dir, { recursive: true });
+    this.#db = new BetterSqlite3(path.join(options.dir, 'logs.db'));
+    this.#db.pragma('journal_mode = WAL');
+    this.#db.pragma('synchronous = NORMAL');
+    this.#db.exec(
+      'CREATE TABLE IF NOT EXISTS rings (task TEXT NOT NULL, name TEXT NOT NULL, start INTEGER NOT NULL, cursor INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (task, name)) WITHOUT ROWID',
+    );
+    this.#sql = {
+      put: this.#db.prepare(
+        'INSERT INTO rings (task, name, start, cursor, data) VALUES (?, ?, ?, ?, ?) ON CONFLICT (task, name) DO UPDATE SET start = excluded.start, cursor = excluded.cursor, data = excluded.data',
+      ),
+      get: this.#db.prepare('SELECT start, cursor, data FROM rings WHERE task = ? AND name = ?'),
+      drop: this.#db.prepare('DELETE FROM rings WHERE task = ?'),
+    };
     this.#timer = setInterval(() => this.flush(), options.flushIntervalMs ?? 250);
     this.#timer.unref();
   }
@@ -83,58 +106,51 @@ export class LogStore {
   /** The instance will write no more: its buffers leave memory after their last flush. */
   release(taskUuid: string, instanceId: number): void {
     for (const stream of ['stdout', 'stderr'] as const) {
-      const ring = this.#rings.get(this.#file(taskUuid, String(instanceId), stream));
+      const ring = this.#rings.get(`${taskUuid}/${instanceId}.${stream}`);
       if (ring) ring.evict = true;
     }
   }
 
   remove(taskUuid: string): void {
-    for (const [file] of this.#rings) if (file.startsWith(path.join(this.#dir, taskUuid) + path.sep)) this.#rings.delete(file);
-    rmSync(path.join(this.#dir, taskUuid), { recursive: true, force: true });
+    for (const [id, ring] of this.#rings) if (ring.task === taskUuid) this.#rings.delete(id);
+    if (!this.#closed) this.#sql.drop.run(taskUuid);
   }
 
   flush(): void {
-    for (const [file, ring] of this.#rings) {
-      if (ring.dirty) {
-        mkdirSync(path.dirname(file), { recursive: true });
-        writeFileSync(`${file}.tmp`, joined(ring));
-        writeFileSync(`${file}.meta.tmp`, JSON.stringify({ start: ring.start, cursor: ring.cursor }));
-        renameSync(`${file}.tmp`, file);
-        renameSync(`${file}.meta.tmp`, `${file}.meta`);
-        ring.dirty = false;
-      }
-      if (ring.evict) this.#rings.delete(file);
+    if (!this.#db.open) return;
+    const dirty = [...this.#rings.values()].filter((r) => r.dirty);
+    if (dirty.length > 0) {
+      this.#db.transaction(() => {
+        for (const ring of dirty) this.#sql.put.run(ring.task, ring.name, ring.start, ring.cursor, joined(ring));
+      })();
+      for (const ring of dirty) ring.dirty = false;
     }
+    for (const [id, ring] of this.#rings) if (ring.evict) this.#rings.delete(id);
   }
 
   close(): void {
     if (this.#closed) return;
+    this.flush();
     this.#closed = true;
     clearInterval(this.#timer);
-    this.flush();
-  }
-
-  #file(taskUuid: string, k: string, stream: LogStreamName): string {
-    return path.join(this.#dir, taskUuid, `${k}.${stream}`);
+    this.#db.close();
   }
 
   #ring(taskUuid: string, k: string, stream: LogStreamName): Ring {
-    const file = this.#file(taskUuid, k, stream);
-    let ring = this.#rings.get(file);
+    const name = `${k}.${stream}`;
+    const id = `${taskUuid}/${name}`;
+    let ring = this.#rings.get(id);
     if (ring) return ring;
-    ring = { file, chunks: [], size: 0, start: 0, cursor: 0, dirty: false, evict: false };
-    try {
-      const meta = JSON.parse(readFileSync(`${file}.meta`, 'utf8')) as { start: number; cursor: number };
-      const data = readFileSync(file);
-      ring.chunks = [data];
-      ring.size = data.length;
-      ring.start = meta.start;
-      ring.cursor = meta.cursor;
-    } catch {
-      // Nothing written yet.
+    ring = { task: taskUuid, name, chunks: [], size: 0, start: 0, cursor: 0, dirty: false, evict: false };
+    const row = this.#db.open ? this.#sql.get.get(taskUuid, name) : undefined;
+    if (row) {
+      ring.chunks = [row.data];
+      ring.size = row.data.length;
+      ring.start = row.start;
+      ring.cursor = row.cursor;
     }
     // Readers of finished instances do not keep buffers in memory.
-    if (k === TASK_KEY || !this.#closed) this.#rings.set(file, ring);
+    if (k === TASK_KEY || !this.#closed) this.#rings.set(id, ring);
     return ring;
   }
 
