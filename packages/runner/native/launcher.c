@@ -32,6 +32,8 @@ struct lane {
 struct job {
   pid_t pid;
   char *id, *dir;
+  char *memory, *cpuacct; /* cgroup dirs, or NULL */
+  long oom_base;
   int remove;
   struct lane *lane;
   struct job *next;
@@ -149,6 +151,31 @@ static int put(const char *file, const char *text, size_t n) {
   return close(fd);
 }
 
+/* A number from a cgroup file, or -1. With `key`, the value of that line of a "key value" file. */
+static long long read_number(const char *dir, const char *file, const char *key) {
+  char p[4300], text[1024];
+  if (!dir) return -1;
+  snprintf(p, sizeof p, "%s/%s", dir, file);
+  int fd = open(p, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  ssize_t n = read(fd, text, sizeof text - 1);
+  close(fd);
+  if (n <= 0) return -1;
+  text[n] = 0;
+  if (!key) return atoll(text);
+  size_t k = strlen(key);
+  for (char *s = text; s && *s; s = strchr(s, '\n') ? strchr(s, '\n') + 1 : NULL)
+    if (!strncmp(s, key, k) && s[k] == ' ') return atoll(s + k + 1);
+  return -1;
+}
+
+static void reset(const char *dir, const char *file) {
+  char p[4300];
+  if (!dir) return;
+  snprintf(p, sizeof p, "%s/%s", dir, file);
+  put(p, "0\n", 2);
+}
+
 static void marker(struct lane *l, const char *id) {
   char m[256];
   int n = snprintf(m, sizeof m, "%chearth-end:%s:%s%c", 0, nonce, id, 0);
@@ -183,9 +210,16 @@ static void reap(void) {
       put(file, text, (size_t)n);
     }
     marker(j->lane, j->id);
-    outf("x %s %d %d\n", j->id, sig ? -1 : code, sig);
+    /* What the instance's cgroups counted: peak memory, cpu time, and whether the kernel OOM-killed in it. */
+    long long peak = read_number(j->memory, "memory.max_usage_in_bytes", NULL);
+    long long cpu = read_number(j->cpuacct, "cpuacct.usage", NULL);
+    long long kills = read_number(j->memory, "memory.oom_control", "oom_kill");
+    int oom = kills >= 0 ? kills > j->oom_base : read_number(j->memory, "memory.failcnt", NULL) > 0;
+    outf("x %s %d %d %lld %lld %d\n", j->id, sig ? -1 : code, sig, peak, cpu, j->memory ? oom : -1);
     free(j->id);
     free(j->dir);
+    free(j->memory);
+    free(j->cpuacct);
     free(j);
   }
 }
@@ -236,11 +270,59 @@ static void make_lane(char **f, int n) {
   outf("L %s\n", name);
 }
 
+struct spawn {
+  int out, err;
+  char (*procs)[4300];
+  int nprocs;
+  const char *workdir;
+  char **argv, **envp;
+};
+
+/*
+ * The vfork()ed child, in a frame of its own below the parent's (which it must not touch): it shares our memory
+ * until it execs, so system calls only.
+ */
+static void __attribute__((noinline, noreturn)) child(const struct spawn *sp) {
+  sigset_t none;
+  sigemptyset(&none);
+  signal(SIGPIPE, SIG_DFL);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+  setsid();
+  dup2(sp->out, 1);
+  dup2(sp->err, 2);
+  int null = open("/dev/null", O_RDONLY);
+  if (null > 0) dup2(null, 0), close(null);
+  char pidtext[24];
+  int pn = snprintf(pidtext, sizeof pidtext, "%ld\n", (long)syscall(SYS_getpid));
+  for (int i = 0; i < sp->nprocs; i++) {
+    int fd = open(sp->procs[i], O_WRONLY);
+    if (fd < 0 || write(fd, pidtext, (size_t)pn) != pn) {
+      dprintf(2, "[hearth] cannot join the instance's cgroup (%s): %s\n", sp->procs[i], strerror(errno));
+      _exit(92);
+    }
+    close(fd);
+  }
+  if (chdir(sp->workdir) < 0) {
+    dprintf(2, "[hearth] cannot enter the working dir %s: %s\n", sp->workdir, strerror(errno));
+    _exit(126);
+  }
+  execvpe(sp->argv[0], sp->argv, sp->envp);
+  dprintf(2, "[hearth] cannot run %s: %s\n", sp->argv[0], strerror(errno));
+  _exit(127);
+}
+
+/* vfork() in a function of its own: the child's calls never reach the frames of the parent's callers. */
+static pid_t __attribute__((noinline)) spawn_child(const struct spawn *sp) {
+  pid_t pid = vfork();
+  if (pid == 0) child(sp);
+  return pid;
+}
+
 static void run(char **f, int n) {
   /* r id lane flags dir workdir json cgroups argc argv... env... */
   if (n < 9) return;
   char *id = f[1], *flags = f[3];
-  struct lane *volatile l = find_lane(f[2]); /* volatile: read again after vfork() */
+  struct lane *l = find_lane(f[2]);
   if (!l) return fail("e", id, "unknown lane", 0);
   char *dir = unhex(f[4]), *workdir = unhex(f[5]), *json = unhex(f[6]), *cg = unhex(f[7]);
   int argc = atoi(f[8]);
@@ -249,9 +331,22 @@ static void run(char **f, int n) {
   char **envp = calloc((size_t)(n - 9 - argc) + 1, sizeof *envp);
   for (int i = 0; i < argc; i++) argv[i] = unhex(f[9 + i]);
   for (int i = 9 + argc, k = 0; i < n; i++) envp[k++] = unhex(f[i]);
-  char *cgroups[8];
+  /* "controller:dir" pairs: the command joins each; memory and cpuacct counters are reset here and read at its end. */
+  char procs[8][4300];
+  char *memory = NULL, *cpuacct = NULL;
   int ncg = 0;
-  for (char *s = strtok(cg, " "); s && ncg < 8; s = strtok(NULL, " ")) cgroups[ncg++] = s;
+  for (char *s = strtok(cg, " "); s && ncg < 8; s = strtok(NULL, " ")) {
+    char *d = strchr(s, ':');
+    if (!d) continue;
+    *d++ = 0;
+    if (!strcmp(s, "memory")) memory = d;
+    if (!strcmp(s, "cpuacct")) cpuacct = d;
+    snprintf(procs[ncg++], sizeof procs[0], "%s/cgroup.procs", d);
+  }
+  reset(memory, "memory.max_usage_in_bytes");
+  reset(memory, "memory.failcnt");
+  reset(cpuacct, "cpuacct.usage");
+  long oom_base = (long)read_number(memory, "memory.oom_control", "oom_kill");
 
   char state[4200], p[4300];
   snprintf(state, sizeof state, "%s/state", dir);
@@ -266,40 +361,11 @@ static void run(char **f, int n) {
     fail("e", id, "cannot write the instance state file", errno);
     goto done;
   }
-  int wo = l->wo, we = l->we;
-  pid_t pid = vfork();
+  struct spawn sp = {l->wo, l->we, procs, ncg, workdir, argv, envp};
+  pid_t pid = spawn_child(&sp);
   if (pid < 0) {
     fail("e", id, "fork failed", errno);
     goto done;
-  }
-  if (pid == 0) {
-    /* The child shares our memory until it execs: system calls only. */
-    sigset_t none;
-    sigemptyset(&none);
-    signal(SIGPIPE, SIG_DFL);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    setsid();
-    dup2(wo, 1);
-    dup2(we, 2);
-    int null = open("/dev/null", O_RDONLY);
-    if (null >= 0 && null != 0) dup2(null, 0), close(null);
-    char pidtext[16];
-    int pn = snprintf(pidtext, sizeof pidtext, "%ld\n", (long)syscall(SYS_getpid));
-    for (int i = 0; i < ncg; i++) {
-      int fd = open(cgroups[i], O_WRONLY);
-      if (fd < 0 || write(fd, pidtext, (size_t)pn) != pn) {
-        dprintf(2, "[hearth] cannot join the instance's cgroup (%s): %s\n", cgroups[i], strerror(errno));
-        _exit(92);
-      }
-      close(fd);
-    }
-    if (chdir(workdir) < 0) {
-      dprintf(2, "[hearth] cannot enter the working dir %s: %s\n", workdir, strerror(errno));
-      _exit(126);
-    }
-    execvpe(argv[0], argv, envp);
-    dprintf(2, "[hearth] cannot run %s: %s\n", argv[0], strerror(errno));
-    _exit(127);
   }
   long ticks = 0;
   snprintf(p, sizeof p, "/proc/%d/stat", pid);
@@ -323,6 +389,9 @@ static void run(char **f, int n) {
   j->id = strdup(id);
   j->dir = strdup(dir);
   j->remove = strchr(flags, 'c') != NULL;
+  j->memory = memory ? strdup(memory) : NULL;
+  j->cpuacct = cpuacct ? strdup(cpuacct) : NULL;
+  j->oom_base = oom_base;
   j->lane = l;
   j->next = jobs;
   jobs = j;

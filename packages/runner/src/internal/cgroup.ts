@@ -87,7 +87,10 @@ export class Cgroup {
     return cg;
   }
 
-  /** Sets the limits of this use and resets the counters (groups are reused from a pool). */
+  /**
+   * Sets the limits of this use (groups are reused from a pool). The supervisor that starts the command resets the
+   * counters.
+   */
   prepare(limits: CgroupLimits): void {
     const key = `${limits.memoryBytes ?? ''}|${limits.cores ?? ''}|${limits.pids ?? ''}`;
     if (key !== this.#applied) {
@@ -100,9 +103,7 @@ export class Cgroup {
       this.#write('pids', 'pids.max', limits.pids ? String(limits.pids) : 'max');
       this.#applied = key;
     }
-    this.#write('memory', 'memory.max_usage_in_bytes', '0');
-    this.#write('memory', 'memory.failcnt', '0');
-    this.#write('cpuacct', 'cpuacct.usage', '0');
+    // Kills counted before this use, for when the server has to read the outcome itself (the supervisor died).
     this.#oomBase = this.#oomKills();
   }
 
@@ -123,9 +124,9 @@ export class Cgroup {
     return new Cgroup(name, paths);
   }
 
-  /** `cgroup.procs` files the wrapper writes its pid to. */
-  get procsFiles(): string[] {
-    return [...this.#paths.values()].map((p) => `${p}/cgroup.procs`);
+  /** `controller:dir` of each group, for the supervisor that moves the command in and reads its counters. */
+  get controllerDirs(): string[] {
+    return [...this.#paths].map(([c, p]) => `${c}:${p}`);
   }
 
   memoryBytes(): number {

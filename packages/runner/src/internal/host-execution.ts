@@ -104,6 +104,8 @@ export class HostExecution implements Execution {
   #killed = false;
   /** The supervisor deleted the instance dir after the exit. */
   #dirRemoved = false;
+  /** The cgroups' final counts, as the supervisor read them after the exit. */
+  #final: RawExit['usage'];
 
   private constructor(init: {
     pid: number;
@@ -142,7 +144,7 @@ export class HostExecution implements Execution {
         dir: o.instanceDir,
         workdir: o.workdir,
         stateJson: o.stateJson,
-        cgroupProcs: o.cgroup?.procsFiles ?? [],
+        cgroups: o.cgroup?.controllerDirs ?? [],
         prepared: o.prepared,
         removeDirOnExit: o.removeDirOnExit,
         argv,
@@ -232,6 +234,7 @@ export class HostExecution implements Execution {
   }
 
   async sample(): Promise<UsageSample | undefined> {
+    if (this.#final) return { memoryBytes: 0, peakMemoryBytes: this.#final.peakMemoryBytes, cpuTimeSec: this.#final.cpuTimeNs / 1e9 };
     // The cgroup outlives the command until dispose(): its peak is read once more after the exit.
     if (this.#cgroup) {
       return {
@@ -266,9 +269,10 @@ export class HostExecution implements Execution {
   async #watch(exit: Promise<RawExit> | undefined, removeDirOnExit: boolean): Promise<ExitInfo> {
     if (exit) {
       try {
-        const { code, signal } = await exit;
+        const { code, signal, usage } = await exit;
         this.#dirRemoved = removeDirOnExit;
-        const oomKilled = this.#cgroup?.oomKilled() ?? false;
+        this.#final = usage;
+        const oomKilled = usage ? usage.oomKilled : (this.#cgroup?.oomKilled() ?? false);
         // Our own SIGKILL at the end of an abort's grace period; any other signal is reported as a shell would.
         if (code === null && this.#killed && signal === 9) return { exitCode: null, signal: 'SIGKILL', oomKilled, lost: false };
         return { exitCode: code ?? 128 + signal, signal: null, oomKilled, lost: false };

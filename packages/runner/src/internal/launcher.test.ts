@@ -4,6 +4,7 @@ import type { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { startInstance } from '../running-instance.js';
 import { EventLog, makeSpec, tempDir, waitFor } from '../test-support/fixtures.js';
+import { cgroupPool } from './cgroup.js';
 import { readPidFile } from './host-execution.js';
 import { Launcher, MarkerSplitter, nativeLauncher, type LaunchRequest } from './launcher.js';
 
@@ -17,7 +18,7 @@ function collect(s: Readable): Promise<string> {
 
 function request(root: string, name: string, argv: string[]): LaunchRequest {
   const dir = `${root}/task/${name}`;
-  return { workRoot: root, dir, workdir: `${dir}/work`, stateJson: '{"v":1}', cgroupProcs: [], prepared: false, removeDirOnExit: false, argv, env: { PATH: '/usr/bin:/bin' } };
+  return { workRoot: root, dir, workdir: `${dir}/work`, stateJson: '{"v":1}', cgroups: [], prepared: false, removeDirOnExit: false, argv, env: { PATH: '/usr/bin:/bin' } };
 }
 
 describe('MarkerSplitter', () => {
@@ -101,6 +102,25 @@ describe.each(['native', 'perl'] as const)('Launcher (%s)', (implementation) => 
     expect(await s.exited).toEqual({ code: 0, signal: 0 });
     expect(text).toBe('staged file');
     expect(existsSync(staged.dir)).toBe(false); // nothing to upload: removed by the supervisor
+  });
+
+  it('moves the command into its cgroups and reports what they counted', async () => {
+    await using dir = await tempDir();
+    const l = Launcher.start(implementation);
+    const cg = await cgroupPool.acquire({ memoryBytes: 200 * 2 ** 20 });
+    if (!cg) return; // no writable cgroup v1 here: nothing to count with
+    try {
+      const req = { ...request(dir.path, 'cg', ['/bin/sh', '-c', 'dd if=/dev/zero of=/dev/null bs=40M count=4 2>/dev/null']), cgroups: cg.controllerDirs };
+      const r = await l.launch(req);
+      await Promise.all([collect(r.stdout), collect(r.stderr)]);
+      const exit = await r.exited;
+      expect(exit.code).toBe(0);
+      expect(exit.usage?.peakMemoryBytes).toBeGreaterThan(40 * 2 ** 20);
+      expect(exit.usage?.cpuTimeNs).toBeGreaterThan(0);
+      expect(exit.usage?.oomKilled).toBe(false);
+    } finally {
+      cgroupPool.release(cg);
+    }
   });
 
   it('answers a clear error when the instance dir cannot be made, and a missing program with 127', async () => {

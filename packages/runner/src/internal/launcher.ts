@@ -25,9 +25,10 @@ import { closeAll, openFifoKeeper, openFifoReader } from './wrapper.js';
  *
  * Protocol (one line per message, fields hex-encoded where free text):
  *   → `l <lane> <dir>`                      create a lane          ← `L <lane>` | `E <lane> <message>`
- *   → `r <id> <lane> <flags> <dir> <workdir> <stateJson> <cgroup procs files> <argc> <argv…> <env…>`
+ *   → `r <id> <lane> <flags> <dir> <workdir> <stateJson> <controller:cgroup dir …> <argc> <argv…> <env…>`
  *                                            run an instance       ← `s <id> <pid> <startTicks>` | `e <id> <message>`
- *                                                                  ← `x <id> <exit code or -1> <signal or 0>` at its end
+ *                                                                  ← `x <id> <exit code or -1> <signal or 0> <peak
+ *                                            memory bytes> <cpu ns> <OOM-killed 0|1>` at its end (-1: no cgroup)
  *   → `d <id>`                              detach: keep the instance dir and write its exit file after all (another
  *                                            server process will collect it)
  * Flags: `p` = the instance dir is prepared (resources staged): keep it; `c` = delete the instance dir once the
@@ -49,6 +50,8 @@ sub mkpath { my $p = shift; return 1 if -d $p; my ($up) = $p =~ m{^(.+)/[^/]+$};
   if (defined $up) { mkpath($up) or return 0 } return 1 if mkdir($p); my $e = $!; return 1 if -d $p; $! = $e; 0 }
 sub rmtree { my $p = shift; if (-l $p || !-d _) { unlink $p; return } opendir(my $d, $p) or return;
   my @e = grep { $_ ne '.' && $_ ne '..' } readdir($d); closedir($d); rmtree("$p/$_") for @e; rmdir $p }
+sub number { my ($dir, $file, $key) = @_; return -1 unless $dir; open(my $h, '<', "$dir/$file") or return -1; local $/; my $t = <$h>; close($h);
+  return -1 unless defined $t; if (!defined $key) { return $t =~ /^(\d+)/ ? $1 : -1 } return $t =~ /^\Q$key\E (\d+)$/m ? $1 : -1 }
 sub marker { my ($L, $id) = @_; my $m = "\0hearth-end:$nonce:$id\0";
   for my $fh ($L->{mo}, $L->{me}) { for (1 .. 400) { last if defined syswrite($fh, $m); last unless $node && $!{EAGAIN}; select(undef, undef, undef, 0.005) } } }
 $SIG{CHLD} = sub {
@@ -59,7 +62,10 @@ $SIG{CHLD} = sub {
     $node = 0 if getppid() != $server; # reparented: the server is gone, even if its end of stdin reads open still
     if ($j->{flags} =~ /c/ && $node) { rmtree($j->{dir}) } else { put("$j->{dir}/state/exit", ($sig ? 128 + $sig : $st >> 8) . "\n") }
     marker($j->{lane}, $j->{id});
-    print "x $j->{id} ", ($sig ? -1 : $st >> 8), " $sig\n";
+    my $peak = number($j->{memory}, 'memory.max_usage_in_bytes'); my $cpu = number($j->{cpuacct}, 'cpuacct.usage');
+    my $kills = number($j->{memory}, 'memory.oom_control', 'oom_kill');
+    my $oom = !$j->{memory} ? -1 : $kills >= 0 ? ($kills > $j->{oom_base} ? 1 : 0) : (number($j->{memory}, 'memory.failcnt') > 0 ? 1 : 0);
+    print "x $j->{id} ", ($sig ? -1 : $st >> 8), " $sig $peak $cpu $oom\n";
   }
 };
 while (defined(my $line = <STDIN>)) {
@@ -82,7 +88,12 @@ while (defined(my $line = <STDIN>)) {
   next unless $kind eq 'r';
   my ($id, $lane, $flags) = splice(@f, 0, 3);
   my ($dir, $workdir, $json) = map { unhex($_) } splice(@f, 0, 3);
-  my @cg = grep { length } split / /, unhex(shift @f);
+  my (@procs, %cg);
+  for (grep { length } split / /, unhex(shift @f)) { my ($c, $d) = split /:/, $_, 2; $cg{$c} = $d; push @procs, "$d/cgroup.procs" }
+  # memory and cpuacct counters are reset here and read at the command's end
+  put("$cg{memory}/memory.max_usage_in_bytes", "0\n"), put("$cg{memory}/memory.failcnt", "0\n") if $cg{memory};
+  put("$cg{cpuacct}/cpuacct.usage", "0\n") if $cg{cpuacct};
+  my $oom_base = number($cg{memory}, 'memory.oom_control', 'oom_kill');
   my $argc = shift @f;
   my @argv = map { unhex($_) } splice(@f, 0, $argc);
   my @env = map { unhex($_) } @f;
@@ -100,7 +111,7 @@ while (defined(my $line = <STDIN>)) {
     POSIX::setsid();
     POSIX::dup2(fileno($L->{wo}), 1); POSIX::dup2(fileno($L->{we}), 2);
     open(STDIN, '<', '/dev/null');
-    for my $c (@cg) { if (!put($c, "$$\n")) { print STDERR "[hearth] cannot join the instance's cgroup ($c): $!\n"; POSIX::_exit(92) } }
+    for my $c (@procs) { if (!put($c, "$$\n")) { print STDERR "[hearth] cannot join the instance's cgroup ($c): $!\n"; POSIX::_exit(92) } }
     if (!chdir $workdir) { print STDERR "[hearth] cannot enter the working dir $workdir: $!\n"; POSIX::_exit(126) }
     %ENV = ();
     for (@env) { my ($k, $v) = split /=/, $_, 2; $ENV{$k} = $v }
@@ -111,7 +122,7 @@ while (defined(my $line = <STDIN>)) {
   my $ticks = 0;
   if (open(my $s, '<', "/proc/$pid/stat")) { my $t = <$s>; close($s); $ticks = (split / /, substr($t, rindex($t, ')') + 2))[19] // 0 }
   put("$dir/state/pid", "$pid $ticks $nonce $id " . unpack('H*', $L->{dir}) . "\n");
-  $jobs{$pid} = { id => $id, lane => $L, dir => $dir, flags => $flags };
+  $jobs{$pid} = { id => $id, lane => $L, dir => $dir, flags => $flags, memory => $cg{memory}, cpuacct => $cg{cpuacct}, oom_base => $oom_base };
   print "s $id $pid $ticks\n";
   POSIX::sigprocmask(POSIX::SIG_UNBLOCK(), $chld);
 }
@@ -130,8 +141,11 @@ export interface LaunchRequest {
   readonly workdir: string;
   /** Written to `<dir>/state/instance.json` before the command starts. */
   readonly stateJson: string;
-  /** `cgroup.procs` files the command joins before it execs. */
-  readonly cgroupProcs: readonly string[];
+  /**
+   * The instance's cgroups as `controller:dir`: the command joins each before it execs; the supervisor resets the
+   * memory and cpuacct counters first and reads them at the end (no cgroup file I/O on the server's thread).
+   */
+  readonly cgroups: readonly string[];
   /** The instance dir was prepared by the caller (resources staged in it): do not empty it. */
   readonly prepared: boolean;
   /** Delete the instance dir once the command is over. */
@@ -146,6 +160,8 @@ export interface RawExit {
   readonly code: number | null;
   /** Signal number that killed it, 0 when it exited. */
   readonly signal: number;
+  /** What its cgroups counted, when it had some. */
+  readonly usage?: { readonly peakMemoryBytes: number; readonly cpuTimeNs: number; readonly oomKilled: boolean };
 }
 
 export interface Launched {
@@ -372,7 +388,7 @@ export class Launcher {
       hex(req.dir),
       hex(req.workdir),
       hex(req.stateJson),
-      hex(req.cgroupProcs.join(' ')),
+      hex(req.cgroups.join(' ')),
       String(req.argv.length),
       ...req.argv.map(hex),
     ];
@@ -409,7 +425,7 @@ export class Launcher {
   }
 
   #onLine(line: string): void {
-    const [kind, a, b, c] = line.split(' ');
+    const [kind, a, b, c, peak, cpu, oom] = line.split(' ');
     if (kind === 'L' || kind === 'E' || kind === 's' || kind === 'e') this.#wait(-1);
     if (kind === 'L' || kind === 'E') {
       const p = this.#creating.get(a ?? '');
@@ -430,7 +446,8 @@ export class Launcher {
       }
       case 'x': {
         const code = Number(b);
-        job.exit = { code: code < 0 ? null : code, signal: Number(c) };
+        const usage = oom === '0' || oom === '1' ? { peakMemoryBytes: Math.max(0, Number(peak)), cpuTimeNs: Math.max(0, Number(cpu)), oomKilled: oom === '1' } : undefined;
+        job.exit = { code: code < 0 ? null : code, signal: Number(c), ...(usage ? { usage } : {}) };
         if (job.ended === 2) this.#jobEnded(job);
         return;
       }
