@@ -166,7 +166,7 @@ describe('FsBackend small objects (rows of small.db)', () => {
     const be = new FsBackend(dir.path);
     await be.ready();
     // What a crash between "row committed" and "old file unlinked" leaves behind.
-    be.inline.put('bkt', { key: 'k', size: 3, etag: '"x"', lastModified: Date.now(), contentType: 'a/b', userMeta: {}, headers: {} }, Buffer.from('new'));
+    await be.inline.put('bkt', { key: 'k', size: 3, etag: '"x"', lastModified: Date.now(), contentType: 'a/b', userMeta: {}, headers: {} }, Buffer.from('new'));
     expect(await objectFiles(dir.path, 'bkt')).toHaveLength(1);
     expect(await bodyOf(be, 'bkt', 'k')).toBe('new');
     expect((await be.index('bkt')).get('k')).toMatchObject({ size: 3, inline: true });

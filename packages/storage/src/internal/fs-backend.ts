@@ -370,7 +370,7 @@ export class FsBackend {
       const idx = await this.index(bucket);
       if (!(await this.bucket(bucket))) throw new S3Error('NoSuchBucket', 'The specified bucket does not exist.', { extra: { BucketName: bucket } });
       const prev = idx.get(meta.key);
-      this.inline.put(bucket, meta, data);
+      await this.inline.put(bucket, meta, data);
       idx.set(meta.key, { size: meta.size, etag: meta.etag, lastModified: meta.lastModified, inline: true });
       if (prev && !prev.inline) {
         // It replaces a file: the row must be on disk before the file goes (else a crash could lose both), and the

@@ -9,9 +9,9 @@ describe('InlineStore', () => {
   it('stores rows per bucket, replaces and deletes them, and lists one bucket', async () => {
     await using dir = await tempDir();
     const s = new InlineStore(dir.path);
-    s.put('b1', meta('k', 3), Buffer.from('abc'));
-    s.put('b1', meta('k', 2), Buffer.from('de'));
-    s.put('b2', meta('k', 0), Buffer.alloc(0));
+    await s.put('b1', meta('k', 3), Buffer.from('abc'));
+    await s.put('b1', meta('k', 2), Buffer.from('de'));
+    await s.put('b2', meta('k', 0), Buffer.alloc(0));
     expect(s.get('b1', 'k')?.data.toString()).toBe('de');
     expect(s.get('b1', 'k')?.meta).toEqual(meta('k', 2));
     expect(s.get('b2', 'k')?.data.length).toBe(0);
@@ -30,7 +30,7 @@ describe('InlineStore', () => {
     const resolved: Array<{ atCall: number; atResolve: number }> = [];
     const calls: Array<Promise<void>> = [];
     for (let i = 0; i < 50; i++) {
-      s.put('b', meta(`k${i}`, 1), Buffer.from('x'));
+      await s.put('b', meta(`k${i}`, 1), Buffer.from('x'));
       const atCall = s.syncs;
       calls.push(s.sync().then(() => void resolved.push({ atCall, atResolve: s.syncs })));
       if (i % 7 === 0) await new Promise((r) => setImmediate(r));
@@ -48,7 +48,7 @@ describe('InlineStore', () => {
   it('rows written by one connection survive closing it and are read by the next', async () => {
     await using dir = await tempDir();
     const a = new InlineStore(dir.path);
-    a.put('b', meta('k', 5), Buffer.from('hello'));
+    await a.put('b', meta('k', 5), Buffer.from('hello'));
     await a.sync();
     await a.close();
     const b = new InlineStore(dir.path);

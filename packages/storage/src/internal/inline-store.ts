@@ -18,10 +18,21 @@ import type { ObjectMeta } from './object-file.js';
  * through our own descriptor of the same file) and resolves only once a sync that *started after the call* is done,
  * so every commit made before the call is on disk. Concurrent writers share syncs (group commit): while one runs,
  * everyone who arrives waits for the next one. A PUT is acknowledged only after `sync()`.
+ *
+ * Rows are also committed in batches: {@link put} queues the row and every row queued during one turn of the event
+ * loop goes in one transaction (one WAL append, pages shared by neighbouring keys written once).
  */
 export interface InlineRow {
   readonly meta: ObjectMeta;
   readonly data: Buffer;
+}
+
+interface PendingRow {
+  readonly bucket: string;
+  readonly meta: ObjectMeta;
+  readonly data: Buffer;
+  readonly resolve: () => void;
+  readonly reject: (e: unknown) => void;
 }
 
 export class InlineStore {
@@ -32,6 +43,9 @@ export class InlineStore {
   readonly #del: BetterSqlite3.Statement<[string, string]>;
   readonly #delBucket: BetterSqlite3.Statement<[string]>;
   readonly #list: BetterSqlite3.Statement<[string], { key: string; size: number; etag: string; modified: number }>;
+  readonly #putMany: (rows: readonly PendingRow[]) => void;
+  #queue: PendingRow[] = [];
+  #flushing: NodeJS.Immediate | undefined;
   readonly #walPath: string;
   #wal: Promise<FileHandle> | undefined;
   #running: Promise<void> | undefined;
@@ -64,6 +78,9 @@ export class InlineStore {
     this.#del = this.#db.prepare('DELETE FROM objects WHERE bucket = ? AND key = ?');
     this.#delBucket = this.#db.prepare('DELETE FROM objects WHERE bucket = ?');
     this.#list = this.#db.prepare('SELECT key, size, etag, modified FROM objects WHERE bucket = ?');
+    this.#putMany = this.#db.transaction((rows: readonly PendingRow[]) => {
+      for (const r of rows) this.#insert(r);
+    });
   }
 
   get(bucket: string, key: string): InlineRow | undefined {
@@ -76,9 +93,43 @@ export class InlineStore {
     return this.#has.get(bucket, key) !== undefined;
   }
 
-  /** Commits the object (visible at once to every reader); durable once a later {@link sync} resolves. */
-  put(bucket: string, meta: ObjectMeta, data: Buffer): void {
-    this.#put.run(bucket, meta.key, meta.size, meta.etag, meta.lastModified, JSON.stringify(meta), data);
+  /**
+   * Commits the object with the other rows queued in this turn of the event loop; resolves once it is committed
+   * (visible to every reader), and it is durable once a {@link sync} called after that resolves. The caller holds the
+   * key's lock, so one batch never has the same key twice.
+   */
+  put(bucket: string, meta: ObjectMeta, data: Buffer): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ bucket, meta, data, resolve, reject });
+      this.#flushing ??= setImmediate(() => this.#flush());
+    });
+  }
+
+  #insert(r: PendingRow): void {
+    this.#put.run(r.bucket, r.meta.key, r.meta.size, r.meta.etag, r.meta.lastModified, JSON.stringify(r.meta), r.data);
+  }
+
+  #flush(): void {
+    this.#flushing = undefined;
+    const rows = this.#queue;
+    this.#queue = [];
+    if (rows.length === 0) return;
+    try {
+      this.#putMany(rows);
+    } catch {
+      // The transaction rolled back as a whole: commit the rows one by one, so only a failing row fails its PUT.
+      for (const r of rows) {
+        try {
+          this.#insert(r);
+        } catch (e) {
+          r.reject(e);
+          continue;
+        }
+        r.resolve();
+      }
+      return;
+    }
+    for (const r of rows) r.resolve();
   }
 
   /** Removes the key; true when there was a row. Durable once a later {@link sync} resolves. */
@@ -130,6 +181,10 @@ export class InlineStore {
   }
 
   async close(): Promise<void> {
+    if (this.#flushing) {
+      clearImmediate(this.#flushing);
+      this.#flush();
+    }
     const wal = this.#wal;
     this.#wal = undefined;
     await this.#running?.catch(() => undefined);
