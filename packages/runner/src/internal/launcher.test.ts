@@ -104,6 +104,23 @@ describe.each(['native', 'perl'] as const)('Launcher (%s)', (implementation) => 
     expect(existsSync(staged.dir)).toBe(false); // nothing to upload: removed by the supervisor
   });
 
+  it('recycles a finished instance dir for the next one on its lane, emptied', async () => {
+    await using dir = await tempDir();
+    const l = Launcher.start(implementation);
+    for (let i = 0; i < 3; i++) {
+      const req = {
+        ...request(dir.path, `r${i}`, ['/bin/sh', '-c', `ls -A; ls -A ../state; cat ../state/instance.json; mkdir -p sub/deeper; echo x > sub/deeper/f; echo y > ../state/extra`]),
+        stateJson: `{"n":${i}}`,
+        removeDirOnExit: true,
+      };
+      const r = await l.launch(req);
+      const [out] = await Promise.all([collect(r.stdout), collect(r.stderr)]);
+      expect(await r.exited).toMatchObject({ code: 0 });
+      expect(out).toBe(`instance.json\npid\n{"n":${i}}`);
+      expect(existsSync(req.dir)).toBe(false);
+    }
+  });
+
   it('moves the command into its cgroups and reports what they counted', async () => {
     await using dir = await tempDir();
     const l = Launcher.start(implementation);

@@ -1,6 +1,7 @@
 import { execFileSync, spawn, type ChildProcessByStdio } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
+import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
@@ -403,6 +404,10 @@ export class Launcher {
   }
 
   #newLane(workRoot: string): Promise<Lane> {
+    if (!this.#free.has(workRoot)) {
+      this.#free.set(workRoot, []);
+      void sweepLanes(workRoot);
+    }
     const name = String(this.#laneSeq++);
     const dir = `${workRoot}/.lanes/${this.#proc.pid ?? 0}-${name}`;
     return new Promise<Lane>((resolve, reject) => {
@@ -513,6 +518,15 @@ export class Launcher {
     // The streams of commands still running end when those commands do.
     for (const lane of this.#lanes) lane.close();
     this.#free.clear();
+  }
+}
+
+/** Removes the lanes of supervisors that are gone (killed: one that exits removes its own). */
+async function sweepLanes(workRoot: string): Promise<void> {
+  const names = await readdir(`${workRoot}/.lanes`).catch(() => [] as string[]);
+  for (const name of names) {
+    const pid = Number(name.split('-')[0]);
+    if (pid > 0 && !existsSync(`/proc/${pid}`)) await rm(`${workRoot}/.lanes/${name}`, { recursive: true, force: true }).catch(() => {});
   }
 }
 
