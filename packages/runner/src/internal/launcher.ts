@@ -10,10 +10,13 @@ import { Readable, type Writable } from 'node:stream';
 import { closeAll, openFifoKeeper, openFifoReader } from './wrapper.js';
 
 /**
- * The host runtime's process supervisor: one long-lived `perl` process (perl-base is part of every Debian system) that
- * prepares each instance's directory, forks and execs its command, reaps it and records its exit status. Forking the
- * server's Node process costs milliseconds of its main thread per instance, and a shell wrapper per instance costs
- * an extra exec plus a dozen file operations: this keeps a no-op instance as cheap as `xargs` running `sh -c`.
+ * The host runtime's process supervisor: one long-lived process per server that prepares each instance's directory,
+ * starts its command, reaps it and records its exit status. It is `native/launcher.c`, compiled on first use with the
+ * system C compiler ({@link nativeLauncher}); without one, the perl script below speaks the same protocol (perl-base
+ * is part of every Debian system), forking a perl interpreter per command and so costing about twice as much. Forking
+ * the server's Node process costs milliseconds of its main thread per instance, and a shell wrapper per instance
+ * costs an extra exec plus a dozen file operations: this keeps a no-op instance about as cheap as `xargs` running
+ * `sh -c`.
  *
  * Output travels through *lanes*: pairs of FIFOs (stdout, stderr) under `<workRoot>/.lanes`, created once and reused
  * by one instance at a time. The supervisor holds both ends open, so a command never sees EPIPE, even while no server
