@@ -200,11 +200,6 @@ export class HostExecution implements Execution {
     return new HostExecution({ ...record, ...init, streams, exit: undefined, removeDirOnExit: false, fifos });
   }
 
-  /** Name of the instance's cgroup, recorded for a re-attaching server. */
-  get cgroupName(): string | null {
-    return this.#cgroup?.name ?? null;
-  }
-
   /** True once the supervisor has deleted the instance dir (after the command's exit). */
   get dirRemoved(): boolean {
     return this.#dirRemoved;
