@@ -265,7 +265,14 @@ static void reap(void) {
     long long cpu = read_number(j->cpuacct, "cpuacct.usage", NULL);
     long long kills = read_number(j->memory, "memory.oom_control", "oom_kill");
     int oom = kills >= 0 ? kills > j->oom_base : read_number(j->memory, "memory.failcnt", NULL) > 0;
-    outf("x %s %d %d %lld %lld %d\n", j->id, sig ? -1 : code, sig, peak, cpu, j->memory ? oom : -1);
+    int empty = -1; /* whether the cgroup can be reused at once */
+    if (j->memory) {
+      char p[4300], c;
+      snprintf(p, sizeof p, "%s/cgroup.procs", j->memory);
+      int fd = open(p, O_RDONLY | O_CLOEXEC);
+      if (fd >= 0) empty = read(fd, &c, 1) == 0, close(fd);
+    }
+    outf("x %s %d %d %lld %lld %d %d\n", j->id, sig ? -1 : code, sig, peak, cpu, j->memory ? oom : -1, empty);
     free(j->id);
     free(j->dir);
     free(j->memory);
@@ -368,19 +375,25 @@ static pid_t __attribute__((noinline)) spawn_child(const struct spawn *sp) {
   return pid;
 }
 
-static void run(char **f, int n) {
-  /* r id lane flags dir workdir json cgroups argc argv... env... */
+static void run(char **f, int n, const char *end) {
+  /* r id lane flags dir workdir cgroups argc argv... envc env... json (raw, to the end of the line) */
   if (n < 9) return;
   char *id = f[1], *flags = f[3];
   struct lane *l = find_lane(f[2]);
   if (!l) return fail("e", id, "unknown lane", 0);
-  char *dir = unhex(f[4]), *workdir = unhex(f[5]), *json = unhex(f[6]), *cg = unhex(f[7]);
-  int argc = atoi(f[8]);
+  char *dir = unhex(f[4]), *workdir = unhex(f[5]), *cg = unhex(f[6]);
+  int argc = atoi(f[7]);
   if (argc < 1 || 9 + argc > n) return fail("e", id, "bad request", 0);
+  int envc = atoi(f[8 + argc]);
+  if (envc < 0 || 10 + argc + envc > n) return fail("e", id, "bad request", 0);
+  /* the JSON had spaces, which split() cut at: put them back */
+  char *json = f[9 + argc + envc];
+  for (char *c = json; c < end; c++)
+    if (!*c) *c = ' ';
   char **argv = calloc((size_t)argc + 1, sizeof *argv);
-  char **envp = calloc((size_t)(n - 9 - argc) + 1, sizeof *envp);
-  for (int i = 0; i < argc; i++) argv[i] = unhex(f[9 + i]);
-  for (int i = 9 + argc, k = 0; i < n; i++) envp[k++] = unhex(f[i]);
+  char **envp = calloc((size_t)envc + 1, sizeof *envp);
+  for (int i = 0; i < argc; i++) argv[i] = unhex(f[8 + i]);
+  for (int i = 0; i < envc; i++) envp[i] = unhex(f[9 + argc + i]);
   /* "controller:dir" pairs: the command joins each; memory and cpuacct counters are reset here and read at its end. */
   char procs[8][4300];
   char *memory = NULL, *cpuacct = NULL;
@@ -500,7 +513,7 @@ int main(int argc, char **argv) {
         char **f = malloc(sizeof(char *) * (size_t)(nl - start + 2));
         int n = split(start, f, (int)(nl - start + 2));
         if (n > 0 && !strcmp(f[0], "l")) make_lane(f, n);
-        else if (n > 0 && !strcmp(f[0], "r")) run(f, n);
+        else if (n > 0 && !strcmp(f[0], "r")) run(f, n, nl);
         else if (n > 1 && !strcmp(f[0], "d"))
           for (struct job *j = jobs; j; j = j->next)
             if (!strcmp(j->id, f[1])) j->remove = 0;

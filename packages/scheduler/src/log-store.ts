@@ -53,8 +53,11 @@ export class LogStore {
   readonly #sql: {
     put: BetterSqlite3.Statement<[string, string, number, number, Buffer]>;
     get: BetterSqlite3.Statement<[string, string], { start: number; cursor: number; data: Buffer }>;
+    names: BetterSqlite3.Statement<[string], { name: string }>;
     drop: BetterSqlite3.Statement<[string]>;
   };
+  /** Names of each task's buffers that are in the database (read once per task): a new buffer needs no lookup. */
+  readonly #stored = new Map<string, Set<string>>();
   #closed = false;
 
   constructor(options: LogStoreOptions) {
@@ -71,6 +74,7 @@ export class LogStore {
         'INSERT INTO rings (task, name, start, cursor, data) VALUES (?, ?, ?, ?, ?) ON CONFLICT (task, name) DO UPDATE SET start = excluded.start, cursor = excluded.cursor, data = excluded.data',
       ),
       get: this.#db.prepare('SELECT start, cursor, data FROM rings WHERE task = ? AND name = ?'),
+      names: this.#db.prepare('SELECT name FROM rings WHERE task = ?'),
       drop: this.#db.prepare('DELETE FROM rings WHERE task = ?'),
     };
     this.#timer = setInterval(() => this.flush(), options.flushIntervalMs ?? 250);
@@ -113,6 +117,7 @@ export class LogStore {
 
   remove(taskUuid: string): void {
     for (const [id, ring] of this.#rings) if (ring.task === taskUuid) this.#rings.delete(id);
+    this.#stored.delete(taskUuid);
     if (!this.#closed) this.#sql.drop.run(taskUuid);
   }
 
@@ -121,7 +126,10 @@ export class LogStore {
     const dirty = [...this.#rings.values()].filter((r) => r.dirty);
     if (dirty.length > 0) {
       this.#db.transaction(() => {
-        for (const ring of dirty) this.#sql.put.run(ring.task, ring.name, ring.start, ring.cursor, joined(ring));
+        for (const ring of dirty) {
+          this.#sql.put.run(ring.task, ring.name, ring.start, ring.cursor, joined(ring));
+          this.#stored.get(ring.task)?.add(ring.name);
+        }
       })();
       for (const ring of dirty) ring.dirty = false;
     }
@@ -142,7 +150,7 @@ export class LogStore {
     let ring = this.#rings.get(id);
     if (ring) return ring;
     ring = { task: taskUuid, name, chunks: [], size: 0, start: 0, cursor: 0, dirty: false, evict: false };
-    const row = this.#db.open ? this.#sql.get.get(taskUuid, name) : undefined;
+    const row = this.#db.open && this.#storedNames(taskUuid).has(name) ? this.#sql.get.get(taskUuid, name) : undefined;
     if (row) {
       ring.chunks = [row.data];
       ring.size = row.data.length;
@@ -152,6 +160,17 @@ export class LogStore {
     // Readers of finished instances do not keep buffers in memory.
     if (k === TASK_KEY || !this.#closed) this.#rings.set(id, ring);
     return ring;
+  }
+
+  #storedNames(taskUuid: string): Set<string> {
+    let names = this.#stored.get(taskUuid);
+    if (!names) {
+      names = new Set(this.#sql.names.all(taskUuid).map((r) => r.name));
+      this.#stored.set(taskUuid, names);
+      // Bounded: the least recently loaded task's names are read again if it ever needs them.
+      if (this.#stored.size > 64) this.#stored.delete(this.#stored.keys().next().value as string);
+    }
+    return names;
   }
 
   #write(ring: Ring, data: Buffer): void {

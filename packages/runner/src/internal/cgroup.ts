@@ -48,8 +48,6 @@ export interface CgroupLimits {
 export class Cgroup {
   readonly #paths: Map<Controller, string>;
   readonly name: string;
-  /** OOM kills counted before this use (the counter cannot be reset when a pooled group is reused). */
-  #oomBase = 0;
   /** Limits currently written, so a reused group with the same limits skips those writes. */
   #applied: string | undefined;
 
@@ -103,8 +101,6 @@ export class Cgroup {
       this.#write('pids', 'pids.max', limits.pids ? String(limits.pids) : 'max');
       this.#applied = key;
     }
-    // Kills counted before this use, for when the server has to read the outcome itself (the supervisor died).
-    this.#oomBase = this.#oomKills();
   }
 
   /** True when no process is left in the group (it can be reused or removed). */
@@ -141,10 +137,13 @@ export class Cgroup {
     return this.#readNumber('cpuacct', 'cpuacct.usage');
   }
 
-  /** True when the kernel OOM-killed a process in this group. */
+  /**
+   * True when the kernel OOM-killed a process in this group, ever: only for a server that re-attached (a fresh
+   * instance's supervisor counts the kills of that instance alone).
+   */
   oomKilled(): boolean {
     const kills = this.#oomKills();
-    if (kills >= 0) return kills > this.#oomBase;
+    if (kills >= 0) return kills > 0;
     return this.#readNumber('memory', 'memory.failcnt') > 0;
   }
 
@@ -228,9 +227,12 @@ export class CgroupPool {
     return cg;
   }
 
-  /** Gives a group back; one with processes still in it is removed in the background instead. */
-  release(cg: Cgroup): void {
-    if (this.#free.length < 256 && cg.isEmpty()) this.#free.push(cg);
+  /**
+   * Gives a group back; one with processes still in it is removed in the background instead. `empty`: the supervisor
+   * already looked.
+   */
+  release(cg: Cgroup, empty?: boolean): void {
+    if (this.#free.length < 256 && (empty ?? cg.isEmpty())) this.#free.push(cg);
     else void cg.remove();
   }
 }

@@ -257,7 +257,7 @@ export class HostExecution implements Execution {
     }
     this.stdout.destroy();
     this.stderr.destroy();
-    if (this.#cgroup) cgroupPool.release(this.#cgroup);
+    if (this.#cgroup) cgroupPool.release(this.#cgroup, this.#final?.cgroupEmpty);
     return Promise.resolve();
   }
 

@@ -29,10 +29,12 @@ import { closeAll, openFifoKeeper, openFifoReader } from './wrapper.js';
  *
  * Protocol (one line per message, fields hex-encoded where free text):
  *   → `l <lane> <dir>`                      create a lane          ← `L <lane>` | `E <lane> <message>`
- *   → `r <id> <lane> <flags> <dir> <workdir> <stateJson> <controller:cgroup dir …> <argc> <argv…> <env…>`
+ *   → `r <id> <lane> <flags> <dir> <workdir> <controller:cgroup dir …> <argc> <argv…> <envc> <env…> <stateJson>`
+ *                                            (the state file's JSON raw, to the end of the line)
  *                                            run an instance       ← `s <id> <pid> <startTicks>` | `e <id> <message>`
  *                                                                  ← `x <id> <exit code or -1> <signal or 0> <peak
- *                                            memory bytes> <cpu ns> <OOM-killed 0|1>` at its end (-1: no cgroup)
+ *                                            memory bytes> <cpu ns> <OOM-killed 0|1> <cgroup empty 0|1>` at its end
+ *                                            (-1: no cgroup)
  *   → `d <id>`                              detach: keep the instance dir and write its exit file after all (another
  *                                            server process will collect it)
  * Flags: `p` = the instance dir is prepared (resources staged): keep it; `c` = delete the instance dir once the
@@ -69,7 +71,9 @@ $SIG{CHLD} = sub {
     my $peak = number($j->{memory}, 'memory.max_usage_in_bytes'); my $cpu = number($j->{cpuacct}, 'cpuacct.usage');
     my $kills = number($j->{memory}, 'memory.oom_control', 'oom_kill');
     my $oom = !$j->{memory} ? -1 : $kills >= 0 ? ($kills > $j->{oom_base} ? 1 : 0) : (number($j->{memory}, 'memory.failcnt') > 0 ? 1 : 0);
-    print "x $j->{id} ", ($sig ? -1 : $st >> 8), " $sig $peak $cpu $oom\n";
+    my $empty = -1;
+    if ($j->{memory} && open(my $p, '<', "$j->{memory}/cgroup.procs")) { $empty = defined(<$p>) ? 0 : 1; close($p) }
+    print "x $j->{id} ", ($sig ? -1 : $st >> 8), " $sig $peak $cpu $oom $empty\n";
   }
 };
 while (defined(my $line = <STDIN>)) {
@@ -91,16 +95,19 @@ while (defined(my $line = <STDIN>)) {
   if ($kind eq 'd') { for my $j (values %jobs) { $j->{flags} = '' if $j->{id} eq $f[0] } next }
   next unless $kind eq 'r';
   my ($id, $lane, $flags) = splice(@f, 0, 3);
-  my ($dir, $workdir, $json) = map { unhex($_) } splice(@f, 0, 3);
+  my ($dir, $workdir) = map { unhex($_) } splice(@f, 0, 2);
+  my $cgroups = shift @f;
+  my $argc = shift @f;
+  my @argv = map { unhex($_) } splice(@f, 0, $argc);
+  my $envc = shift @f;
+  my @env = map { unhex($_) } splice(@f, 0, $envc);
+  my $json = join(' ', @f);
   my (@procs, %cg);
-  for (grep { length } split / /, unhex(shift @f)) { my ($c, $d) = split /:/, $_, 2; $cg{$c} = $d; push @procs, "$d/cgroup.procs" }
+  for (grep { length } split / /, unhex($cgroups)) { my ($c, $d) = split /:/, $_, 2; $cg{$c} = $d; push @procs, "$d/cgroup.procs" }
   # memory and cpuacct counters are reset here and read at the command's end
   put("$cg{memory}/memory.max_usage_in_bytes", "0\n"), put("$cg{memory}/memory.failcnt", "0\n") if $cg{memory};
   put("$cg{cpuacct}/cpuacct.usage", "0\n") if $cg{cpuacct};
   my $oom_base = number($cg{memory}, 'memory.oom_control', 'oom_kill');
-  my $argc = shift @f;
-  my @argv = map { unhex($_) } splice(@f, 0, $argc);
-  my @env = map { unhex($_) } @f;
   my $L = $lanes{$lane};
   if (!$L) { print "e $id ", unpack('H*', "unknown lane $lane"), "\n"; next }
   rmtree($dir) if $flags !~ /p/ && -e $dir; # leftovers of an earlier attempt
@@ -165,7 +172,7 @@ export interface RawExit {
   /** Signal number that killed it, 0 when it exited. */
   readonly signal: number;
   /** What its cgroups counted, when it had some. */
-  readonly usage?: { readonly peakMemoryBytes: number; readonly cpuTimeNs: number; readonly oomKilled: boolean };
+  readonly usage?: { readonly peakMemoryBytes: number; readonly cpuTimeNs: number; readonly oomKilled: boolean; readonly cgroupEmpty: boolean };
 }
 
 export interface Launched {
@@ -391,12 +398,15 @@ export class Launcher {
       `${req.prepared ? 'p' : ''}${req.removeDirOnExit ? 'c' : ''}-`,
       hex(req.dir),
       hex(req.workdir),
-      hex(req.stateJson),
       hex(req.cgroups.join(' ')),
       String(req.argv.length),
       ...req.argv.map(hex),
     ];
-    for (const k in req.env) fields.push(hex(`${k}=${req.env[k]}`));
+    const env = Object.keys(req.env);
+    fields.push(String(env.length));
+    for (const k of env) fields.push(hex(`${k}=${req.env[k]}`));
+    // JSON.stringify never writes a raw newline: the state file goes last, as it is (no hex: half the bytes).
+    fields.push(req.stateJson);
     return new Promise<Launched>((resolve, reject) => {
       job.started = resolve;
       job.failed = reject;
@@ -433,7 +443,7 @@ export class Launcher {
   }
 
   #onLine(line: string): void {
-    const [kind, a, b, c, peak, cpu, oom] = line.split(' ');
+    const [kind, a, b, c, peak, cpu, oom, empty] = line.split(' ');
     if (kind === 'L' || kind === 'E' || kind === 's' || kind === 'e') this.#wait(-1);
     if (kind === 'L' || kind === 'E') {
       const p = this.#creating.get(a ?? '');
@@ -454,7 +464,10 @@ export class Launcher {
       }
       case 'x': {
         const code = Number(b);
-        const usage = oom === '0' || oom === '1' ? { peakMemoryBytes: Math.max(0, Number(peak)), cpuTimeNs: Math.max(0, Number(cpu)), oomKilled: oom === '1' } : undefined;
+        const usage =
+          oom === '0' || oom === '1'
+            ? { peakMemoryBytes: Math.max(0, Number(peak)), cpuTimeNs: Math.max(0, Number(cpu)), oomKilled: oom === '1', cgroupEmpty: empty === '1' }
+            : undefined;
         job.exit = { code: code < 0 ? null : code, signal: Number(c), ...(usage ? { usage } : {}) };
         if (job.ended === 2) this.#jobEnded(job);
         return;
