@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -40,7 +41,7 @@ struct job {
   char *id, *dir;
   char *memory, *cpuacct; /* cgroup dirs, or NULL */
   long oom_base;
-  int remove;
+  int remove, detached;
   struct lane *lane;
   struct job *next;
 };
@@ -226,6 +227,11 @@ static void reset(const char *dir, const char *file) {
   put(p, "0\n", 2);
 }
 
+static int pipe_empty(int fd) {
+  int n = 0;
+  return ioctl(fd, FIONREAD, &n) == 0 && n == 0;
+}
+
 static void marker(struct lane *l, const char *id) {
   char m[256];
   int n = snprintf(m, sizeof m, "%chearth-end:%s:%s%c", 0, nonce, id, 0);
@@ -259,7 +265,13 @@ static void reap(void) {
       int n = snprintf(text, sizeof text, "%d\n", sig ? 128 + sig : code);
       put(file, text, (size_t)n);
     }
-    marker(j->lane, j->id);
+    /*
+     * Both FIFOs empty while our server follows the lane: it has read all of this instance's output already (each
+     * read is handed on before the server looks at its next event), so the x line itself ends the streams and the
+     * markers, two more wake-ups of the server, are not needed.
+     */
+    int markers = !(server_alive() && !j->detached && pipe_empty(j->lane->wo) && pipe_empty(j->lane->we));
+    if (markers) marker(j->lane, j->id);
     /* What the instance's cgroups counted: peak memory, cpu time, and whether the kernel OOM-killed in it. */
     long long peak = read_number(j->memory, "memory.max_usage_in_bytes", NULL);
     long long cpu = read_number(j->cpuacct, "cpuacct.usage", NULL);
@@ -272,7 +284,7 @@ static void reap(void) {
       int fd = open(p, O_RDONLY | O_CLOEXEC);
       if (fd >= 0) empty = read(fd, &c, 1) == 0, close(fd);
     }
-    outf("x %s %d %d %lld %lld %d %d\n", j->id, sig ? -1 : code, sig, peak, cpu, j->memory ? oom : -1, empty);
+    outf("x %s %d %d %lld %lld %d %d %d\n", j->id, sig ? -1 : code, sig, peak, cpu, j->memory ? oom : -1, empty, markers);
     free(j->id);
     free(j->dir);
     free(j->memory);
@@ -516,7 +528,7 @@ int main(int argc, char **argv) {
         else if (n > 0 && !strcmp(f[0], "r")) run(f, n, nl);
         else if (n > 1 && !strcmp(f[0], "d"))
           for (struct job *j = jobs; j; j = j->next)
-            if (!strcmp(j->id, f[1])) j->remove = 0;
+            if (!strcmp(j->id, f[1])) j->remove = 0, j->detached = 1;
         free(f);
         start = nl + 1;
       }

@@ -68,15 +68,15 @@ describe.each(['native', 'perl'] as const)('Launcher (%s)', (implementation) => 
     expect(out.split('\n').filter((line) => /^[A-Z_]+=/.test(line)).map((line) => line.split('=')[0]).sort()).toEqual(['A', 'PATH', 'PWD', 'W']);
   });
 
-  it('keeps each instance output apart on a reused lane, binary data and marker lookalikes included', async () => {
+  it('keeps each instance output apart on a reused lane, binary data, marker lookalikes and a trailing NUL included', async () => {
     await using dir = await tempDir();
     const l = Launcher.start(implementation);
     for (let i = 0; i < 6; i++) {
-      const r = await l.launch(request(dir.path, `i${i}`, ['/bin/sh', '-c', `printf 'n${i}\\000hearth-end:x:1\\000'; head -c 70000 /dev/zero | tr '\\0' '${i}'`]));
+      const r = await l.launch(request(dir.path, `i${i}`, ['/bin/sh', '-c', `printf 'n${i}\\000hearth-end:x:1\\000'; head -c 70000 /dev/zero | tr '\\0' '${i}'; printf 'end\\000'`]));
       const out = await collect(r.stdout);
       r.stderr.resume();
       await r.exited;
-      expect(out).toBe(`n${i}\0hearth-end:x:1\0${String(i).repeat(70000)}`);
+      expect(out).toBe(`n${i}\0hearth-end:x:1\0${String(i).repeat(70000)}end\0`); // a trailing NUL is output too
     }
   });
 

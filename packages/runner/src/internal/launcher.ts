@@ -33,8 +33,9 @@ import { closeAll, openFifoKeeper, openFifoReader } from './wrapper.js';
  *                                            (the state file's JSON raw, to the end of the line)
  *                                            run an instance       ← `s <id> <pid> <startTicks>` | `e <id> <message>`
  *                                                                  ← `x <id> <exit code or -1> <signal or 0> <peak
- *                                            memory bytes> <cpu ns> <OOM-killed 0|1> <cgroup empty 0|1>` at its end
- *                                            (-1: no cgroup)
+ *                                            memory bytes> <cpu ns> <OOM-killed 0|1> <cgroup empty 0|1> <markers
+ *                                            written 0|1>` at its end (-1: no cgroup). Markers are left out when both
+ *                                            FIFOs were empty: the server has read everything already.
  *   → `d <id>`                              detach: keep the instance dir and write its exit file after all (another
  *                                            server process will collect it)
  * Flags: `p` = the instance dir is prepared (resources staged): keep it; `c` = delete the instance dir once the
@@ -265,6 +266,7 @@ class Lane {
   #current: Job | undefined;
   readonly readers: [net.Socket, net.Socket];
   readonly keepers: number[];
+  readonly #splitters: MarkerSplitter[] = [];
 
   constructor(
     readonly name: string,
@@ -289,6 +291,7 @@ class Lane {
           if (this.current?.id === id) this.#end(this.current, i);
         },
       );
+      this.#splitters.push(splitter);
       socket.on('data', (d: Buffer) => splitter.push(d));
       socket.on('error', () => {});
       socket.on('close', () => {
@@ -324,11 +327,17 @@ class Lane {
     closeAll(this.keepers);
   }
 
+  /** Ends the current instance's streams without waiting for end markers (bytes held back as a possible marker start are output). */
+  endCurrent(): void {
+    for (const s of this.#splitters) s.flush();
+    if (this.current) for (const i of [0, 1]) this.#end(this.current, i);
+  }
+
   /** Stops reading for good, ending the current instance's streams here. */
   detach(): void {
     this.close();
     for (const r of this.readers) r.destroy();
-    if (this.current) for (const i of [0, 1]) this.#end(this.current, i);
+    this.endCurrent();
   }
 }
 
@@ -443,7 +452,7 @@ export class Launcher {
   }
 
   #onLine(line: string): void {
-    const [kind, a, b, c, peak, cpu, oom, empty] = line.split(' ');
+    const [kind, a, b, c, peak, cpu, oom, empty, markers] = line.split(' ');
     if (kind === 'L' || kind === 'E' || kind === 's' || kind === 'e') this.#wait(-1);
     if (kind === 'L' || kind === 'E') {
       const p = this.#creating.get(a ?? '');
@@ -469,6 +478,8 @@ export class Launcher {
             ? { peakMemoryBytes: Math.max(0, Number(peak)), cpuTimeNs: Math.max(0, Number(cpu)), oomKilled: oom === '1', cgroupEmpty: empty === '1' }
             : undefined;
         job.exit = { code: code < 0 ? null : code, signal: Number(c), ...(usage ? { usage } : {}) };
+        // `0`: the lane was empty at the end, everything of this instance is read already (no markers follow).
+        if (markers === '0') job.lane.endCurrent();
         if (job.ended === 2) this.#jobEnded(job);
         return;
       }
