@@ -203,14 +203,43 @@ static int put(const char *file, const char *text, size_t n) {
 }
 
 /* A number from a cgroup file, or -1. With `key`, the value of that line of a "key value" file. */
-static long long read_number(const char *dir, const char *file, const char *key) {
-  char p[4300], text[1024];
-  if (!dir) return -1;
+/*
+ * Open cgroup files, kept: the server pools its cgroups, so the same few are used over and over, and reading or
+ * resetting a counter then costs one call instead of three. Entries of removed groups fail and age out.
+ */
+#define CG_CACHE 64
+static struct {
+  char *path;
+  int flags, fd;
+  unsigned long used;
+} cg_cache[CG_CACHE];
+static unsigned long cg_clock;
+
+static int cg_file(const char *dir, const char *file, int flags) {
+  char p[4300];
   snprintf(p, sizeof p, "%s/%s", dir, file);
-  int fd = open(p, O_RDONLY | O_CLOEXEC);
+  int oldest = 0;
+  for (int i = 0; i < CG_CACHE; i++) {
+    if (cg_cache[i].path && cg_cache[i].flags == flags && !strcmp(cg_cache[i].path, p)) return cg_cache[i].used = ++cg_clock, cg_cache[i].fd;
+    if (cg_cache[i].used < cg_cache[oldest].used) oldest = i;
+  }
+  int fd = open(p, flags | O_CLOEXEC);
   if (fd < 0) return -1;
-  ssize_t n = read(fd, text, sizeof text - 1);
-  close(fd);
+  if (cg_cache[oldest].path) free(cg_cache[oldest].path), close(cg_cache[oldest].fd);
+  cg_cache[oldest].path = strdup(p);
+  cg_cache[oldest].flags = flags;
+  cg_cache[oldest].fd = fd;
+  cg_cache[oldest].used = ++cg_clock;
+  return fd;
+}
+
+/* A number from a cgroup file, or -1. With `key`, the value of that line of a "key value" file. */
+static long long read_number(const char *dir, const char *file, const char *key) {
+  char text[1024];
+  if (!dir) return -1;
+  int fd = cg_file(dir, file, O_RDONLY);
+  if (fd < 0) return -1;
+  ssize_t n = pread(fd, text, sizeof text - 1, 0);
   if (n <= 0) return -1;
   text[n] = 0;
   if (!key) return atoll(text);
@@ -221,10 +250,11 @@ static long long read_number(const char *dir, const char *file, const char *key)
 }
 
 static void reset(const char *dir, const char *file) {
-  char p[4300];
   if (!dir) return;
-  snprintf(p, sizeof p, "%s/%s", dir, file);
-  put(p, "0\n", 2);
+  int fd = cg_file(dir, file, O_WRONLY);
+  if (fd >= 0 && pwrite(fd, "0\n", 2, 0) < 0) {
+    /* a counter left as it was only makes that instance's figures larger */
+  }
 }
 
 static int pipe_empty(int fd) {
@@ -279,10 +309,9 @@ static void reap(void) {
     int oom = kills >= 0 ? kills > j->oom_base : read_number(j->memory, "memory.failcnt", NULL) > 0;
     int empty = -1; /* whether the cgroup can be reused at once */
     if (j->memory) {
-      char p[4300], c;
-      snprintf(p, sizeof p, "%s/cgroup.procs", j->memory);
-      int fd = open(p, O_RDONLY | O_CLOEXEC);
-      if (fd >= 0) empty = read(fd, &c, 1) == 0, close(fd);
+      char c;
+      int fd = cg_file(j->memory, "cgroup.procs", O_RDONLY);
+      if (fd >= 0) empty = pread(fd, &c, 1, 0) == 0;
     }
     outf("x %s %d %d %lld %lld %d %d %d\n", j->id, sig ? -1 : code, sig, peak, cpu, j->memory ? oom : -1, empty, markers);
     free(j->id);
@@ -341,7 +370,7 @@ static void make_lane(char **f, int n) {
 
 struct spawn {
   int out, err;
-  char (*procs)[4300];
+  const int *procs; /* cgroup.procs files, open (-1: could not be opened) */
   int nprocs;
   const char *workdir;
   char **argv, **envp;
@@ -364,12 +393,10 @@ static void __attribute__((noinline, noreturn)) child(const struct spawn *sp) {
   char pidtext[24];
   int pn = snprintf(pidtext, sizeof pidtext, "%ld\n", (long)syscall(SYS_getpid));
   for (int i = 0; i < sp->nprocs; i++) {
-    int fd = open(sp->procs[i], O_WRONLY);
-    if (fd < 0 || write(fd, pidtext, (size_t)pn) != pn) {
-      dprintf(2, "[hearth] cannot join the instance's cgroup (%s): %s\n", sp->procs[i], strerror(errno));
+    if (sp->procs[i] < 0 || write(sp->procs[i], pidtext, (size_t)pn) != pn) {
+      dprintf(2, "[hearth] cannot join the instance's cgroups: %s\n", strerror(sp->procs[i] < 0 ? ENOENT : errno));
       _exit(92);
     }
-    close(fd);
   }
   if (chdir(sp->workdir) < 0) {
     dprintf(2, "[hearth] cannot enter the working dir %s: %s\n", sp->workdir, strerror(errno));
@@ -407,7 +434,7 @@ static void run(char **f, int n, const char *end) {
   for (int i = 0; i < argc; i++) argv[i] = unhex(f[8 + i]);
   for (int i = 0; i < envc; i++) envp[i] = unhex(f[9 + argc + i]);
   /* "controller:dir" pairs: the command joins each; memory and cpuacct counters are reset here and read at its end. */
-  char procs[8][4300];
+  int procs[8];
   char *memory = NULL, *cpuacct = NULL;
   int ncg = 0;
   for (char *s = strtok(cg, " "); s && ncg < 8; s = strtok(NULL, " ")) {
@@ -416,7 +443,7 @@ static void run(char **f, int n, const char *end) {
     *d++ = 0;
     if (!strcmp(s, "memory")) memory = d;
     if (!strcmp(s, "cpuacct")) cpuacct = d;
-    snprintf(procs[ncg++], sizeof procs[0], "%s/cgroup.procs", d);
+    procs[ncg++] = cg_file(d, "cgroup.procs", O_WRONLY);
   }
   reset(memory, "memory.max_usage_in_bytes");
   reset(memory, "memory.failcnt");
@@ -426,7 +453,7 @@ static void run(char **f, int n, const char *end) {
   char state[4200], p[4300];
   snprintf(state, sizeof state, "%s/state", dir);
   struct stat st;
-  int fresh = !strchr(flags, 'p');
+  int fresh = !strchr(flags, 'p'), reused = 0;
   if (fresh && lstat(dir, &st) == 0) rmtree(dir); /* leftovers of an earlier attempt */
   if (fresh && l->has_spare) {
     char spare[4300], parent[4200];
@@ -434,9 +461,9 @@ static void run(char **f, int n, const char *end) {
     snprintf(parent, sizeof parent, "%s", dir);
     char *slash = strrchr(parent, '/');
     if (slash && slash != parent) *slash = 0;
-    if (mkpath(parent) == 0 && rename(spare, dir) == 0) l->has_spare = 0;
+    if (mkpath(parent) == 0 && rename(spare, dir) == 0) l->has_spare = 0, reused = 1;
   }
-  if (mkpath(dir) < 0 || mkpath(workdir) < 0 || mkpath(state) < 0) {
+  if (!reused && (mkpath(dir) < 0 || mkpath(workdir) < 0 || mkpath(state) < 0)) {
     fail("e", id, "cannot create the instance dir", errno);
     goto done;
   }
