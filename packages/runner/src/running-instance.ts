@@ -593,6 +593,18 @@ function classifyExit(exit: ExitInfo, stderr: LogTap, memoryMB: number | null | 
 }
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const constantsEnv = new WeakMap<Readonly<Record<string, string>>, Record<string, string>>();
+
+/** The constants whose names are valid shell names; the instances of a task share one constants object: once per task. */
+function shellConstants(constants: Readonly<Record<string, string>>): Record<string, string> {
+  let env = constantsEnv.get(constants);
+  if (!env) {
+    env = {};
+    for (const [k, v] of Object.entries(constants)) if (ENV_NAME.test(k)) env[k] = v;
+    constantsEnv.set(constants, env);
+  }
+  return env;
+}
 
 /** The instance's environment (DESIGN.md "The instance's world"). The server's own environment is not inherited. */
 export function instanceEnv(spec: InstanceSpec, workdir: string, runtime: ResolvedRuntime): Record<string, string> {
@@ -605,7 +617,7 @@ export function instanceEnv(spec: InstanceSpec, workdir: string, runtime: Resolv
       if (v) env[k] = v;
     }
   }
-  for (const [k, v] of Object.entries(spec.constants)) if (ENV_NAME.test(k)) env[k] = v;
+  Object.assign(env, shellConstants(spec.constants));
   env['INSTANCE_ID'] = String(spec.instanceId);
   env['FRAME_ID'] = String(spec.instanceId);
   env['INSTANCE_COUNT'] = String(spec.instanceCount);

@@ -413,7 +413,7 @@ export class Launcher {
     ];
     const env = Object.keys(req.env);
     fields.push(String(env.length));
-    for (const k of env) fields.push(hex(`${k}=${req.env[k]}`));
+    for (const k of env) fields.push(hexCached(`${k}=${req.env[k]}`));
     // JSON.stringify never writes a raw newline: the state file goes last, as it is (no hex: half the bytes).
     fields.push(req.stateJson);
     return new Promise<Launched>((resolve, reject) => {
@@ -586,6 +586,19 @@ export function nativeLauncher(): string | undefined {
 
 function unrefStream(s: unknown): void {
   (s as { unref?: () => void }).unref?.();
+}
+
+const hexes = new Map<string, string>();
+
+/** Environment entries repeat from instance to instance: their encodings are kept (bounded). */
+function hexCached(s: string): string {
+  let h = hexes.get(s);
+  if (h === undefined) {
+    if (hexes.size >= 4096) hexes.clear();
+    h = hex(s);
+    hexes.set(s, h);
+  }
+  return h;
 }
 
 function hex(s: string): string {
