@@ -288,8 +288,8 @@ static void reap(void) {
     int sig = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
     int code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
     /* With no server listening, keep the dir and record the exit for the one that restarts. */
-    if (j->remove && server_alive()) recycle(j->dir, j->lane);
-    else {
+    int remove = j->remove && server_alive();
+    if (!remove) {
       char file[4200], text[16];
       snprintf(file, sizeof file, "%s/state/exit", j->dir);
       int n = snprintf(text, sizeof text, "%d\n", sig ? 128 + sig : code);
@@ -314,6 +314,8 @@ static void reap(void) {
       if (fd >= 0) empty = pread(fd, &c, 1, 0) == 0;
     }
     outf("x %s %d %d %lld %lld %d %d %d\n", j->id, sig ? -1 : code, sig, peak, cpu, j->memory ? oom : -1, empty, markers);
+    /* After the answer: the server goes on with its next instance while this one's dir is emptied. */
+    if (remove) recycle(j->dir, j->lane);
     free(j->id);
     free(j->dir);
     free(j->memory);
