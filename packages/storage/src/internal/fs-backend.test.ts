@@ -174,6 +174,18 @@ describe('FsBackend small objects (rows of small.db)', () => {
     await be.close();
   });
 
+  it('a new bucket never shows rows left under its name by an earlier bucket', async () => {
+    await using dir = await tempDir();
+    const be = new FsBackend(dir.path);
+    await be.ready();
+    // What a PUT racing the deletion of the bucket could leave behind.
+    await be.inline.put('bkt', { key: 'stale', size: 1, etag: '"x"', lastModified: 1, contentType: 'a/b', userMeta: {}, headers: {} }, Buffer.from('s'));
+    await be.createBucket('o', 'bkt');
+    await expect(be.openObject('o', 'bkt', 'stale')).rejects.toMatchObject({ code: 'NoSuchKey' });
+    expect((await be.index('bkt')).size).toBe(0);
+    await be.close();
+  });
+
   it('every acknowledged small PUT survives a SIGKILL of the writing process', async () => {
     await using dir = await tempDir();
     const setup = new FsBackend(dir.path);

@@ -220,6 +220,8 @@ export class FsBackend {
         if (count >= options.maxBuckets) throw new S3Error('TooManyBuckets', 'You have attempted to create more buckets than allowed.');
       }
       const dir = path.join(this.#bucketsDir, name);
+      // Rows a PUT committed while an earlier bucket of this name was being deleted must not reappear in the new one.
+      if (this.inline.deleteBucket(name) > 0) await this.inline.sync();
       await mkdir(path.join(dir, 'objects'), { recursive: true });
       const created: BucketRecord = { owner, created: Date.now() };
       const tmp = path.join(this.#tmpDir, `${randomUUID()}.bucket`);

@@ -138,8 +138,9 @@ export class InlineStore {
     return this.#del.run(bucket, key).changes > 0;
   }
 
-  deleteBucket(bucket: string): void {
-    this.#delBucket.run(bucket);
+  /** Removes every row of the bucket; returns how many there were. */
+  deleteBucket(bucket: string): number {
+    return this.#delBucket.run(bucket).changes;
   }
 
   entries(bucket: string): Array<[string, IndexEntry]> {
