@@ -1,6 +1,6 @@
 import { execFileSync, spawn, type ChildProcessByStdio } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -576,6 +576,8 @@ export function nativeLauncher(): string | undefined {
       const tmp = `${bin}.${process.pid}.tmp`; // concurrent builders each rename a complete binary into place
       execFileSync(process.env['CC'] ?? 'cc', ['-O2', '-o', tmp, src], { stdio: 'ignore', timeout: 120_000 });
       renameSync(tmp, bin);
+      // Builds of earlier sources go (a supervisor still running from one keeps its copy).
+      for (const old of readdirSync(path.dirname(bin))) if (old.startsWith('launcher-') && path.join(path.dirname(bin), old) !== bin && !old.endsWith('.tmp')) rmSync(path.join(path.dirname(bin), old), { force: true });
     }
     built = bin;
   } catch {
