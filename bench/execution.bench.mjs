@@ -69,7 +69,7 @@ export async function run() {
       unit: 's',
       baseline,
       target: '≤ 2× xargs',
-      note: 'each instance: working dir + state dir, shell wrapper with FIFO logs (survive a server restart), cgroup v1 groups for limits and accounting, results scan, cleanup',
+      note: 'each instance: the supervisor (native build) recycles an instance dir, writes the state files, vfork()s sh -c into its cgroup v1 groups, reaps it and reads the counters; output on a reused log lane',
     });
     if (bwrapMs !== undefined) {
       rows.push({
