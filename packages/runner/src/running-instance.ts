@@ -139,6 +139,8 @@ export class RunningInstance {
   #cpuSec = 0;
   #snapshotChain: Promise<unknown> = Promise.resolve();
   #execution: Execution | undefined;
+  /** Set while the command runs: what abort() does to it. */
+  #terminate: (() => void) | undefined;
   #detached = false;
   #times = { downloadSec: 0, environmentSec: 0, executionSec: 0, uploadSec: 0 };
   readonly #cache: ResourceCache;
@@ -168,7 +170,9 @@ export class RunningInstance {
 
   /** Cancels the instance. Idempotent; the result says `Cancelled`. */
   abort(reason?: unknown): void {
-    if (!this.#abort.signal.aborted) this.#abort.abort(reason ?? new Error('instance aborted'));
+    if (this.#abort.signal.aborted) return;
+    this.#abort.abort(reason ?? new Error('instance aborted'));
+    this.#terminate?.();
   }
 
   /**
@@ -435,16 +439,16 @@ export class RunningInstance {
     const snapshotter = interval > 0 ? setInterval(() => void this.snapshot().catch(() => {}), interval * 1000) : undefined;
     snapshotter?.unref();
 
-    const onAbort = (): void => void execution.terminate(this.#o.graceMs ?? 10_000).catch(() => {});
-    if (this.#abort.signal.aborted) onAbort();
-    else this.#abort.signal.addEventListener('abort', onAbort, { once: true });
+    // A plain callback rather than an abort-signal listener: adding and removing one per instance costs more.
+    this.#terminate = (): void => void execution.terminate(this.#o.graceMs ?? 10_000).catch(() => {});
+    if (this.#abort.signal.aborted) this.#terminate();
     let exit: ExitInfo;
     try {
       exit = await execution.exited;
     } finally {
       clearInterval(sampler);
       if (snapshotter) clearInterval(snapshotter);
-      this.#abort.signal.removeEventListener('abort', onAbort);
+      this.#terminate = undefined;
     }
     if (this.#detached) {
       const error = { code: 'Aborted' as const, message: 'detached: another server process follows this instance' };

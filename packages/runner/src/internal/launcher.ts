@@ -409,7 +409,7 @@ export class Launcher {
       hex(req.workdir),
       hex(req.cgroups.join(' ')),
       String(req.argv.length),
-      ...req.argv.map(hex),
+      ...req.argv.map(hexCached),
     ];
     const env = Object.keys(req.env);
     fields.push(String(env.length));
@@ -592,7 +592,7 @@ function unrefStream(s: unknown): void {
 
 const hexes = new Map<string, string>();
 
-/** Environment entries repeat from instance to instance: their encodings are kept (bounded). */
+/** Commands and environment entries repeat from instance to instance: their encodings are kept (bounded). */
 function hexCached(s: string): string {
   let h = hexes.get(s);
   if (h === undefined) {
