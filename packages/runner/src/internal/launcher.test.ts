@@ -121,20 +121,24 @@ describe.each(['native', 'perl'] as const)('Launcher (%s)', (implementation) => 
     }
   });
 
-  it('moves the command into its cgroups and reports what they counted', async () => {
+  it('moves the command into its cgroups and reports what they counted, instance after instance', async () => {
     await using dir = await tempDir();
     const l = Launcher.start(implementation);
     const cg = await cgroupPool.acquire({ memoryBytes: 200 * 2 ** 20 });
     if (!cg) return; // no writable cgroup v1 here: nothing to count with
     try {
-      const req = { ...request(dir.path, 'cg', ['/bin/sh', '-c', 'dd if=/dev/zero of=/dev/null bs=40M count=4 2>/dev/null']), cgroups: cg.controllerDirs };
-      const r = await l.launch(req);
-      await Promise.all([collect(r.stdout), collect(r.stderr)]);
-      const exit = await r.exited;
-      expect(exit.code).toBe(0);
-      expect(exit.usage?.peakMemoryBytes).toBeGreaterThan(40 * 2 ** 20);
-      expect(exit.usage?.cpuTimeNs).toBeGreaterThan(0);
-      expect(exit.usage?.oomKilled).toBe(false);
+      // Several on one lane and one group: the counters are reset for each, and reading them at one's end must not
+      // disturb reading the next request.
+      for (let i = 0; i < 3; i++) {
+        const req = { ...request(dir.path, `cg${i}`, ['/bin/sh', '-c', 'dd if=/dev/zero of=/dev/null bs=40M count=4 2>/dev/null']), cgroups: cg.controllerDirs };
+        const r = await l.launch(req);
+        await Promise.all([collect(r.stdout), collect(r.stderr)]);
+        const exit = await r.exited;
+        expect(exit.code).toBe(0);
+        expect(exit.usage?.peakMemoryBytes).toBeGreaterThan(40 * 2 ** 20);
+        expect(exit.usage?.cpuTimeNs).toBeGreaterThan(0);
+        expect(exit.usage?.oomKilled).toBe(false);
+      }
     } finally {
       cgroupPool.release(cg);
     }

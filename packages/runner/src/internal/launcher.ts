@@ -57,8 +57,9 @@ sub mkpath { my $p = shift; return 1 if -d $p; my ($up) = $p =~ m{^(.+)/[^/]+$};
   if (defined $up) { mkpath($up) or return 0 } return 1 if mkdir($p); my $e = $!; return 1 if -d $p; $! = $e; 0 }
 sub rmtree { my $p = shift; if (-l $p || !-d _) { unlink $p; return } opendir(my $d, $p) or return;
   my @e = grep { $_ ne '.' && $_ ne '..' } readdir($d); closedir($d); rmtree("$p/$_") for @e; rmdir $p }
-sub number { my ($dir, $file, $key) = @_; return -1 unless $dir; open(my $h, '<', "$dir/$file") or return -1; local $/; my $t = <$h>; close($h);
-  return -1 unless defined $t; if (!defined $key) { return $t =~ /^(\d+)/ ? $1 : -1 } return $t =~ /^\Q$key\E (\d+)$/m ? $1 : -1 }
+sub number { my ($dir, $file, $key) = @_; return -1 unless $dir; open(my $h, '<', "$dir/$file") or return -1; my $t = '';
+  sysread($h, $t, 8192); close($h); # never readline here: this runs in the SIGCHLD handler, inside the main loop's <STDIN>
+  if (!defined $key) { return $t =~ /^(\d+)/ ? $1 : -1 } return $t =~ /^\Q$key\E (\d+)$/m ? $1 : -1 }
 sub marker { my ($L, $id) = @_; my $m = "\0hearth-end:$nonce:$id\0";
   for my $fh ($L->{mo}, $L->{me}) { for (1 .. 400) { last if defined syswrite($fh, $m); last unless $node && $!{EAGAIN}; select(undef, undef, undef, 0.005) } } }
 $SIG{CHLD} = sub {
@@ -73,7 +74,7 @@ $SIG{CHLD} = sub {
     my $kills = number($j->{memory}, 'memory.oom_control', 'oom_kill');
     my $oom = !$j->{memory} ? -1 : $kills >= 0 ? ($kills > $j->{oom_base} ? 1 : 0) : (number($j->{memory}, 'memory.failcnt') > 0 ? 1 : 0);
     my $empty = -1;
-    if ($j->{memory} && open(my $p, '<', "$j->{memory}/cgroup.procs")) { $empty = defined(<$p>) ? 0 : 1; close($p) }
+    if ($j->{memory} && open(my $p, '<', "$j->{memory}/cgroup.procs")) { $empty = sysread($p, my $c, 1) ? 0 : 1; close($p) }
     print "x $j->{id} ", ($sig ? -1 : $st >> 8), " $sig $peak $cpu $oom $empty\n";
   }
 };
