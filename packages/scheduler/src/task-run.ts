@@ -1,6 +1,7 @@
 import {
   formatTimeSpan,
   rangeOfIds,
+  RUNNING_TASK_STATES,
   type CompletedInstanceJson,
   type ErrorJson,
   type RangeSegment,
@@ -242,23 +243,14 @@ export class TaskRun {
   }
 }
 
-const RUNNING_ORDER: readonly TaskState[] = [
-  'Submitted',
-  'PartiallyDispatched',
-  'FullyDispatched',
-  'PartiallyExecuting',
-  'FullyExecuting',
-  'DownloadingResults',
-  'UploadingResults',
-];
-
 /**
- * While a task runs its state only moves forward (reference §3.1): an instance briefly between two phases must not
- * send a task back from PartiallyExecuting to PartiallyDispatched (and each such flap would cost a durable write).
+ * While a task runs its state only moves forward through `RUNNING_TASK_STATES` (reference §3.1): an instance briefly
+ * between two phases must not send a task back from PartiallyExecuting to PartiallyDispatched (and each such flap
+ * would cost a durable write).
  */
 function forwardOnly(current: TaskState, next: TaskState): TaskState {
-  const a = RUNNING_ORDER.indexOf(current);
-  const b = RUNNING_ORDER.indexOf(next);
+  const a = RUNNING_TASK_STATES.indexOf(current);
+  const b = RUNNING_TASK_STATES.indexOf(next);
   return a > b && b >= 0 ? current : next;
 }
 

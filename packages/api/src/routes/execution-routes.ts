@@ -4,6 +4,7 @@ import { badRequest, notFound } from '../api-error.js';
 import type { ExecutionControl, LogStream, SnapshotConfig } from '../api-options.js';
 import type { ApiContext } from '../api-server.js';
 import type { Reply, RequestContext, RouteSpec } from '../router.js';
+import type { EntityRecord } from '@hearth/store';
 import { findOr404, jsonReply } from './collection.js';
 
 const snapshotInput = z.object({
@@ -124,68 +125,55 @@ function logRoutesOf(app: ApiContext, exec: ExecutionControl, options: { stream:
   ];
 }
 
+/** A route that finds the caller's entity (404 otherwise), acts on it and answers 200 with no body. */
+function actionRoute(
+  spec: Pick<RouteSpec, 'method' | 'path' | 'summary' | 'tag'>,
+  find: (ctx: RequestContext) => Promise<EntityRecord>,
+  act: (row: EntityRecord, ctx: RequestContext) => Promise<unknown>,
+): RouteSpec {
+  return {
+    ...spec,
+    handler: async (ctx) => {
+      await act(await find(ctx), ctx);
+      return { status: 200, empty: true };
+    },
+  };
+}
+
 /** Routes that act on running tasks: abort, update resources, logs, snapshots. */
 export function executionRoutes(app: ApiContext): RouteSpec[] {
   const exec = app.execution;
   if (!exec) return [];
   return [
-    {
-      method: 'POST',
-      path: '/tasks/{id}/abort',
-      summary: 'Abort a task: PendingCancel, then Cancelled; a finished task is left unchanged (200)',
-      tag: 'tasks',
-      handler: async (ctx) => {
-        const row = await findOr404(app.store.tasks, ctx, 'task');
-        await exec.abort(row.uuid);
-        return { status: 200, empty: true };
-      },
-    },
-    {
-      method: 'PATCH',
-      path: '/tasks/{id}',
-      summary: "Push new or changed files of the task's resource buckets into its running instances (additive)",
-      tag: 'tasks',
-      handler: async (ctx) => {
-        const row = await findOr404(app.store.tasks, ctx, 'task');
-        await exec.updateResources(row.uuid);
-        return { status: 200, empty: true };
-      },
-    },
-    {
-      method: 'POST',
-      path: '/jobs/{id}/terminate',
-      summary: 'Terminate a job: Terminating (its unfinished tasks are aborted), then Completed',
-      tag: 'jobs',
-      handler: async (ctx) => {
-        const row = await findOr404(app.store.jobs, ctx, 'job');
-        await exec.terminateJob(ctx.user.id, row.uuid);
-        return { status: 200, empty: true };
-      },
-    },
-    {
-      method: 'POST',
-      path: '/pools/{id}/close',
-      summary: 'Close a pool: Closing (its unfinished tasks are aborted), then Closed',
-      tag: 'pools',
-      handler: async (ctx) => {
-        const row = await findOr404(app.store.pools, ctx, 'pool');
-        await exec.closePool(ctx.user.id, row.uuid);
-        return { status: 200, empty: true };
-      },
-    },
-    {
-      method: 'PATCH',
-      path: '/pools/{id}',
-      summary: "Push new or changed files of the pool's resource buckets into its running tasks' instances (additive)",
-      tag: 'pools',
-      handler: async (ctx) => {
-        const row = await findOr404(app.store.pools, ctx, 'pool');
+    actionRoute(
+      { method: 'POST', path: '/tasks/{id}/abort', tag: 'tasks', summary: 'Abort a task: PendingCancel, then Cancelled; a finished task is left unchanged (200)' },
+      (ctx) => findOr404(app.store.tasks, ctx, 'task'),
+      (row) => exec.abort(row.uuid),
+    ),
+    actionRoute(
+      { method: 'PATCH', path: '/tasks/{id}', tag: 'tasks', summary: "Push new or changed files of the task's resource buckets into its running instances (additive)" },
+      (ctx) => findOr404(app.store.tasks, ctx, 'task'),
+      (row) => exec.updateResources(row.uuid),
+    ),
+    actionRoute(
+      { method: 'POST', path: '/jobs/{id}/terminate', tag: 'jobs', summary: 'Terminate a job: Terminating (its unfinished tasks are aborted), then Completed' },
+      (ctx) => findOr404(app.store.jobs, ctx, 'job'),
+      (row, ctx) => exec.terminateJob(ctx.user.id, row.uuid),
+    ),
+    actionRoute(
+      { method: 'POST', path: '/pools/{id}/close', tag: 'pools', summary: 'Close a pool: Closing (its unfinished tasks are aborted), then Closed' },
+      (ctx) => findOr404(app.store.pools, ctx, 'pool'),
+      (row, ctx) => exec.closePool(ctx.user.id, row.uuid),
+    ),
+    actionRoute(
+      { method: 'PATCH', path: '/pools/{id}', tag: 'pools', summary: "Push new or changed files of the pool's resource buckets into its running tasks' instances (additive)" },
+      (ctx) => findOr404(app.store.pools, ctx, 'pool'),
+      async (row, ctx) => {
         for (const t of await app.store.tasks.listBy(ctx.user.id, { poolUuid: row.uuid })) {
           if (!isFinalTaskState(t.state as TaskState)) await exec.updateResources(t.uuid);
         }
-        return { status: 200, empty: true };
       },
-    },
+    ),
     ...logRoutes(app, exec, 'stdout'),
     ...logRoutes(app, exec, 'stderr'),
     {
