@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { pipeline } from 'node:stream/promises';
 import { FsBlobStore } from './fs-blob-store.js';
 import type { FsBackend, ObjectMeta, PutOptions, UploadRecord } from './internal/fs-backend.js';
 import { acquireBackend, assertPartNumber, releaseBackend } from './internal/fs-backend.js';
@@ -604,8 +603,8 @@ export class S3Gateway {
         return;
       }
       handed = true;
-      await pipeline(obj.stream(start, end), res).catch(() => {
-        // The client went away; nothing to clean up beyond the closed handle.
+      await obj.send(res, start, end).catch(() => {
+        // The client went away; send() has closed the object.
       });
     } finally {
       if (!handed) await obj.close();

@@ -2,13 +2,16 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import { mkdir, open, readFile, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { Writable } from 'node:stream';
 import { addAbortSignal, Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { ObjectRef } from '../blob-store.js';
 import type { IndexEntry } from './key-index.js';
 import { KeyIndex } from './key-index.js';
 import { assertBucketName, assertKey, isValidBucketName } from './names.js';
 import type { ObjectMeta } from './object-file.js';
-import { finishTemp, footerOf, readFooter, readObjectHead, writeTemp } from './object-file.js';
+import { finishTemp, md5Etag, readFooter, readObjectHead, writeTemp } from './object-file.js';
+import { DIRECT_READ_MIN, readSlots, sendDirect } from './direct-io.js';
 import { DirSync } from './dir-sync.js';
 import { InlineStore } from './inline-store.js';
 import { S3Error } from './s3-error.js';
@@ -82,6 +85,11 @@ export interface OpenObject {
   readonly data: Buffer | undefined;
   /** Bytes `[start, end]` (inclusive); unless `autoClose: false`, the object is closed when the stream ends. */
   stream(start: number, end: number, options?: { autoClose?: boolean; signal?: AbortSignal | undefined }): Readable;
+  /**
+   * Writes bytes `[start, end]` to `dest` and ends it, then closes the object; rejects if `dest` fails. `dest` must be
+   * done with each chunk when its write callback runs (a socket or an HTTP response): buffers are reused after it.
+   */
+  send(dest: Writable, start: number, end: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -112,13 +120,17 @@ export class FsBackend {
   /** Group commit for directory fsyncs (renames into place, deletes, new directories). */
   readonly dirSync = new DirSync();
 
-  constructor(dataDir: string, options: { minPartSize?: number; inlineMax?: number } = {}) {
+  /** Whether large objects are written and read with O_DIRECT (direct-io.ts) where the filesystem allows it. */
+  readonly directIo: boolean;
+
+  constructor(dataDir: string, options: { minPartSize?: number; inlineMax?: number; directIo?: boolean } = {}) {
     this.dataDir = path.resolve(dataDir);
     this.#bucketsDir = path.join(this.dataDir, 'buckets');
     this.#tmpDir = path.join(this.dataDir, 'tmp');
     this.#mpDir = path.join(this.dataDir, 'multipart');
     this.minPartSize = options.minPartSize ?? MIN_PART_SIZE;
     this.inlineMax = options.inlineMax ?? INLINE_MAX;
+    this.directIo = options.directIo ?? true;
   }
 
   /** The small-object database (open once {@link ready} resolved). */
@@ -334,7 +346,7 @@ export class FsBackend {
     try {
       const { meta, data } = await readObjectHead(fh);
       if (meta.key !== key) throw noSuchKey(key);
-      return fileObject(fh, meta, data);
+      return fileObject(fh, { meta, data }, this.directIo ? this.#tmpDir : undefined);
     } catch (e) {
       await fh.close();
       throw e;
@@ -344,11 +356,11 @@ export class FsBackend {
   async putObject({ owner, bucket, key }: ObjectRef, body: Body, options: PutOptions = {}): Promise<ObjectMeta> {
     await this.requireBucket(owner, bucket);
     assertKey(key);
-    const temp = await writeTemp(this.#tmpDir, body, { maxBytes: options.maxBytes, signal: options.signal, inlineMax: this.inlineMax });
+    const temp = await writeTemp(this.#tmpDir, body, { maxBytes: options.maxBytes, signal: options.signal, inlineMax: this.inlineMax, direct: this.directIo, hash: options.etag === undefined });
     const meta: ObjectMeta = {
       key,
       size: temp.size,
-      etag: options.etag ?? `"${temp.md5.toString('hex')}"`,
+      etag: options.etag ?? md5Etag(temp),
       lastModified: Date.now(),
       contentType: options.contentType ?? 'binary/octet-stream',
       userMeta: options.userMeta ?? {},
@@ -486,11 +498,11 @@ export class FsBackend {
 
   async putPart({ upload, partNumber }: PartRef, body: Body, options: PutOptions = {}): Promise<PartInfo> {
     assertPartNumber(partNumber);
-    const temp = await writeTemp(this.#tmpDir, body, { maxBytes: options.maxBytes, signal: options.signal });
+    const temp = await writeTemp(this.#tmpDir, body, { maxBytes: options.maxBytes, signal: options.signal, direct: this.directIo });
     const meta: ObjectMeta = {
       key: '',
       size: temp.size,
-      etag: `"${temp.md5.toString('hex')}"`,
+      etag: md5Etag(temp),
       lastModified: Date.now(),
       contentType: '',
       userMeta: {},
@@ -571,28 +583,15 @@ export class FsBackend {
           headers: upload.headers,
           parts: handles.length,
         };
-        const tempPath = path.join(this.#tmpDir, `${randomUUID()}.tmp`);
-        const out = await open(tempPath, 'wx');
-        try {
-          const buf = Buffer.allocUnsafe(4 << 20);
-          for (const h of handles) {
-            let pos = 0;
-            while (pos < h.meta.size) {
-              const { bytesRead } = await h.fh.read(buf, 0, Math.min(buf.length, h.meta.size - pos), pos);
-              if (bytesRead === 0) throw new Error('part file shorter than its footer says');
-              await out.write(buf, 0, bytesRead);
-              pos += bytesRead;
-            }
-          }
-          await out.write(footerOf(meta));
-          await out.sync();
-        } catch (e) {
-          await out.close();
-          await rm(tempPath, { force: true });
-          throw e;
+        // The parts are read and the object written around the page cache (direct-io.ts), and not hashed again: the
+        // ETag is the MD5 of the part MD5s.
+        const directDir = this.directIo ? this.#tmpDir : undefined;
+        async function* concatenated(): AsyncGenerator<Buffer> {
+          for (const h of handles) yield* readSlots(h.fh, { start: 0, end: h.meta.size - 1, dir: directDir });
         }
-        await out.close();
-        await this.#commit(upload.bucket, tempPath, meta);
+        const temp = await writeTemp(this.#tmpDir, concatenated(), { direct: this.directIo, hash: false });
+        await finishTemp(temp, meta);
+        await this.#commit(upload.bucket, temp.path, meta);
         await this.#dropUpload(upload.uploadId);
         return meta;
       } finally {
@@ -706,12 +705,22 @@ export async function releaseBackend(backend: FsBackend): Promise<void> {
   }
 }
 
-function fileObject(fh: FileHandle, meta: ObjectMeta, data: Buffer | undefined): OpenObject {
+/** `directDir`: where O_DIRECT reads may align their slots; undefined to read through the page cache. */
+function fileObject(fh: FileHandle, { meta, data }: { meta: ObjectMeta; data: Buffer | undefined }, directDir: string | undefined): OpenObject {
+  const stream: OpenObject['stream'] = (start, end, options = {}) =>
+    fh.createReadStream({ start, end, highWaterMark: 1 << 20, autoClose: options.autoClose ?? true, ...(options.signal ? { signal: options.signal } : {}) });
   return {
     meta,
     data,
-    stream: (start, end, options = {}) =>
-      fh.createReadStream({ start, end, highWaterMark: 1 << 20, autoClose: options.autoClose ?? true, ...(options.signal ? { signal: options.signal } : {}) }),
+    stream,
+    send: async (dest, start, end) => {
+      try {
+        if (directDir !== undefined && end - start + 1 >= DIRECT_READ_MIN && (await sendDirect(fh, dest, { start, end, dir: directDir }))) return;
+        await pipeline(stream(start, end, { autoClose: false }), dest);
+      } finally {
+        await fh.close();
+      }
+    },
     close: () => fh.close(),
   };
 }
@@ -723,6 +732,11 @@ function memoryObject(meta: ObjectMeta, data: Buffer): OpenObject {
     stream: (start, end, options = {}) => {
       const s = Readable.from(end >= start ? [data.subarray(start, end + 1)] : [], { objectMode: false });
       return options.signal ? addAbortSignal(options.signal, s) : s;
+    },
+    send: (dest, start, end) => {
+      // Queued whole: the bytes are already in memory.
+      dest.end(data.subarray(start, end + 1));
+      return Promise.resolve();
     },
     close: () => Promise.resolve(),
   };

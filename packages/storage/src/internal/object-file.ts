@@ -2,6 +2,8 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import { open, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { openDirectWrite, releaseSlot, SLOT, takeSlot } from './direct-io.js';
+import { WorkerMd5 } from './md5-worker.js';
 import { S3Error } from './s3-error.js';
 
 /**
@@ -28,8 +30,6 @@ export interface ObjectMeta {
 
 const MAGIC = Buffer.from('HRTHOBJ1');
 const TAIL = 4 + MAGIC.length;
-/** Writes are gathered into batches this large so a 1 GiB upload is ~1,000 writes, not ~60,000. */
-const BATCH = 1 << 20;
 /** Large uploads start flushing to disk while still arriving, so the final fsync is short, not a 1 GiB stall. */
 const EARLY_SYNC = 64 << 20;
 
@@ -115,6 +115,16 @@ export interface WriteTempOptions {
    * @default 0 (always a file)
    */
   readonly inlineMax?: number;
+  /**
+   * Writes bodies over one slot with O_DIRECT where the filesystem allows it.
+   * @default true
+   */
+  readonly direct?: boolean;
+  /**
+   * Computes the body's MD5; false when the caller already knows the ETag (a copy, a multipart completion).
+   * @default true
+   */
+  readonly hash?: boolean;
 }
 
 /** A small body, received whole in memory. */
@@ -122,15 +132,21 @@ export interface InlineBody {
   readonly kind: 'inline';
   readonly data: Buffer;
   readonly size: number;
-  /** Raw MD5 digest of the data. */
-  readonly md5: Buffer;
+  /** Raw MD5 digest of the data, unless the write was asked not to hash. */
+  readonly md5: Buffer | undefined;
 }
 
 export interface TempObject {
   readonly path: string;
   readonly size: number;
-  /** Raw MD5 digest of the data. */
-  readonly md5: Buffer;
+  /** Raw MD5 digest of the data, unless the write was asked not to hash. */
+  readonly md5: Buffer | undefined;
+}
+
+/** The AWS ETag of a single-PUT body: its MD5, hex, quoted. */
+export function md5Etag(body: { readonly md5: Buffer | undefined }): string {
+  if (!body.md5) throw new Error('the body was written without hashing');
+  return `"${body.md5.toString('hex')}"`;
 }
 
 /** A temp file still open, with its last bytes not yet written (so the footer joins them in one write). */
@@ -138,41 +154,25 @@ export interface OpenTemp extends TempObject {
   readonly kind: 'file';
   readonly fh: FileHandle;
   readonly pending: readonly Buffer[];
+  /** Where in the file the pending bytes go: everything before is written. */
+  readonly offset: number;
 }
 
 /**
  * Streams `body` into a new temp file in `tmpDir` and returns its size and MD5. The caller appends the footer with
  * {@link finishTemp}. Any failure (including a verifier throwing from inside `body`) removes the file.
  *
- * The file is created only when the first batch is written: a body of at most `inlineMax` bytes never touches the
- * disk here and comes back as an {@link InlineBody}.
+ * A body of at most one {@link SLOT} is held in memory and hashed here: at most `inlineMax` bytes come back as an
+ * {@link InlineBody} without touching the disk, the rest as a file whose bytes are all still pending. A larger body
+ * goes through a {@link SlotWriter}, which hashes on a worker thread while this one receives and writes.
  */
 export async function writeTemp(tmpDir: string, body: AsyncIterable<Buffer | Uint8Array | string> | Iterable<Buffer | Uint8Array | string>, options: WriteTempOptions & { inlineMax: number }): Promise<OpenTemp | InlineBody>;
 export async function writeTemp(tmpDir: string, body: AsyncIterable<Buffer | Uint8Array | string> | Iterable<Buffer | Uint8Array | string>, options?: WriteTempOptions): Promise<OpenTemp>;
 export async function writeTemp(tmpDir: string, body: AsyncIterable<Buffer | Uint8Array | string> | Iterable<Buffer | Uint8Array | string>, options: WriteTempOptions = {}): Promise<OpenTemp | InlineBody> {
-  const inlineMax = options.inlineMax ?? 0;
   const file = path.join(tmpDir, `${randomUUID()}.tmp`);
-  let fh: FileHandle | undefined;
-  const md5 = createHash('md5');
   let size = 0;
-  let batch: Buffer[] = [];
-  let batchBytes = 0;
-  let unsynced = 0;
-  // One batch is written (in the thread pool) while the next one arrives from the socket: receiving and writing
-  // overlap, and at most two batches are held per upload.
-  let writing: Promise<void> = Promise.resolve();
-  let syncing: Promise<unknown> = Promise.resolve();
-  const write = async (bufs: Buffer[], bytes: number): Promise<void> => {
-    const { bytesWritten } = await (fh ??= await open(file, 'wx')).writev(bufs);
-    if (bytesWritten !== bytes) throw new Error('short write');
-    unsynced += bytes;
-    if (unsynced >= EARLY_SYNC) {
-      unsynced = 0;
-      // One background datasync at a time; errors surface at the final sync anyway.
-      const f = fh;
-      syncing = syncing.then(() => f.datasync()).catch(() => undefined);
-    }
-  };
+  const head: Buffer[] = [];
+  let writer: SlotWriter | undefined;
   try {
     for await (const chunk of body) {
       options.signal?.throwIfAborted();
@@ -180,32 +180,142 @@ export async function writeTemp(tmpDir: string, body: AsyncIterable<Buffer | Uin
       if (b.length === 0) continue;
       size += b.length;
       if (options.maxBytes !== undefined && size > options.maxBytes) throw new S3Error('QuotaExceeded', 'The upload exceeds the storage quota.');
-      md5.update(b);
-      batch.push(b);
-      batchBytes += b.length;
-      if (batchBytes >= BATCH) {
-        await writing;
-        writing = write(batch, batchBytes);
-        // Surfaced by the next `await writing`; never an unhandled rejection meanwhile.
-        writing.catch(() => undefined);
-        batch = [];
-        batchBytes = 0;
+      if (writer) {
+        await writer.add(b);
+        continue;
+      }
+      head.push(b);
+      if (size > SLOT) {
+        writer = await SlotWriter.create(file, { direct: options.direct ?? true, hash: options.hash ?? true });
+        for (const h of head.splice(0)) await writer.add(h);
       }
     }
     options.signal?.throwIfAborted();
-    await writing;
-    await syncing;
-    if (!fh && inlineMax > 0 && size <= inlineMax) return { kind: 'inline', data: batch.length === 1 ? (batch[0] as Buffer) : Buffer.concat(batch, size), size, md5: md5.digest() };
-    fh ??= await open(file, 'wx');
-    return { kind: 'file', path: file, size, md5: md5.digest(), fh, pending: batch };
-  } catch (e) {
-    await writing.catch(() => undefined);
-    await syncing;
-    if (fh) {
-      await fh.close().catch(() => undefined);
-      await rm(file, { force: true });
+    if (writer) {
+      const { fh, md5, pending, offset } = await writer.finish();
+      return { kind: 'file', path: file, size, md5, fh, pending, offset };
     }
+    const md5 = options.hash === false ? undefined : createHash('md5');
+    for (const h of head) md5?.update(h);
+    const inlineMax = options.inlineMax ?? 0;
+    if (inlineMax > 0 && size <= inlineMax) return { kind: 'inline', data: head.length === 1 ? (head[0] as Buffer) : Buffer.concat(head, size), size, md5: md5?.digest() };
+    return { kind: 'file', path: file, size, md5: md5?.digest(), fh: await open(file, 'wx'), pending: head, offset: 0 };
+  } catch (e) {
+    await writer?.abort();
     throw e;
+  }
+}
+
+/** Slots written and hashed at once per upload: enough to keep the disk, the hash thread and the socket all busy. */
+const IN_FLIGHT = 4;
+
+/**
+ * Writes a large body to its temp file through shared-memory slots: each full slot is written to the file (in order,
+ * on the thread pool, with O_DIRECT where the filesystem allows it) and hashed on a {@link WorkerMd5} at the same
+ * time, and returns to the pool once both are done. At most {@link IN_FLIGHT} slots per upload are in flight, so memory
+ * stays flat whatever the size. The last, partial slot is hashed and handed back as the temp's pending bytes.
+ */
+class SlotWriter {
+  readonly #file: string;
+  /** Where slots are aligned for; undefined for buffered writes. */
+  readonly #dir: string | undefined;
+  /** Undefined when the body is not hashed. */
+  readonly #md5: WorkerMd5 | undefined;
+  #fh: FileHandle | undefined;
+  #direct = false;
+  #slot: Buffer;
+  #fill = 0;
+  /** Bytes handed to the file so far: the offset of the next slot. */
+  #offset = 0;
+  /** One per sealed slot: settles once it is written and hashed. */
+  readonly #inflight: Promise<void>[] = [];
+  #writing: Promise<void> = Promise.resolve();
+  #unsynced = 0;
+  #syncing: Promise<void> = Promise.resolve();
+
+  private constructor(file: string, slot: Buffer, { dir, md5 }: { dir: string | undefined; md5: WorkerMd5 | undefined }) {
+    this.#file = file;
+    this.#dir = dir;
+    this.#slot = slot;
+    this.#md5 = md5;
+  }
+
+  static async create(file: string, { direct, hash }: { direct: boolean; hash: boolean }): Promise<SlotWriter> {
+    const dir = direct ? path.dirname(file) : undefined;
+    return new SlotWriter(file, await takeSlot(dir), { dir, md5: hash ? new WorkerMd5() : undefined });
+  }
+
+  async add(b: Buffer): Promise<void> {
+    let off = 0;
+    while (off < b.length) {
+      const n = b.copy(this.#slot, this.#fill, off);
+      off += n;
+      this.#fill += n;
+      if (this.#fill === SLOT) await this.#seal();
+    }
+  }
+
+  /** Writes and hashes what was added except the partial last slot, returned as `pending` at `offset`. */
+  async finish(): Promise<{ fh: FileHandle; md5: Buffer | undefined; pending: Buffer[]; offset: number }> {
+    const tail = Buffer.from(this.#slot.subarray(0, this.#fill));
+    if (this.#fill > 0) await this.#md5?.update(this.#slot, this.#fill);
+    releaseSlot(this.#slot);
+    for (const p of this.#inflight.splice(0)) await p;
+    await this.#writing;
+    await this.#syncing;
+    const md5 = await this.#md5?.digest();
+    let fh = this.#fh;
+    if (!fh || this.#direct) {
+      // The tail and the footer are not slot-sized: they go through the page cache, on a plain descriptor.
+      await fh?.close();
+      this.#fh = undefined;
+      fh = await open(this.#file, fh ? 'r+' : 'wx');
+    }
+    return { fh, md5, pending: tail.length ? [tail] : [], offset: this.#offset };
+  }
+
+  /** Waits for the slots in flight, then closes and removes the temp file. */
+  async abort(): Promise<void> {
+    await Promise.allSettled(this.#inflight.splice(0));
+    await this.#writing.catch(() => undefined);
+    await this.#syncing;
+    this.#md5?.drop();
+    if (this.#fh) await this.#fh.close().catch(() => undefined);
+    await rm(this.#file, { force: true });
+  }
+
+  async #seal(): Promise<void> {
+    const slot = this.#slot;
+    const position = this.#offset;
+    this.#offset += SLOT;
+    this.#slot = await takeSlot(this.#dir);
+    this.#fill = 0;
+    const written = (this.#writing = this.#writing.then(() => this.#write(slot, position)));
+    const hashed = this.#md5?.update(slot, SLOT);
+    // The slot is reused only once neither the file write nor the worker reads it any more, even after a failure.
+    const settled = Promise.allSettled([written, hashed]).then(() => releaseSlot(slot));
+    const done = Promise.all([written, hashed, settled]).then(() => undefined);
+    // Surfaced by whoever awaits it; never an unhandled rejection meanwhile.
+    done.catch(() => undefined);
+    this.#inflight.push(done);
+    if (this.#inflight.length >= IN_FLIGHT) await this.#inflight.shift();
+  }
+
+  async #write(slot: Buffer, position: number): Promise<void> {
+    if (!this.#fh) {
+      const direct = await openDirectWrite(this.#file, slot);
+      this.#direct = direct !== undefined;
+      this.#fh = direct ?? (await open(this.#file, 'wx'));
+    }
+    const fh = this.#fh;
+    for (let done = 0; done < SLOT; ) done += (await fh.write(slot, done, SLOT - done, position + done)).bytesWritten;
+    if (this.#direct) return;
+    this.#unsynced += SLOT;
+    if (this.#unsynced >= EARLY_SYNC) {
+      this.#unsynced = 0;
+      // Through the page cache: one background datasync at a time, so the final one is short. Errors surface there.
+      this.#syncing = this.#syncing.then(() => fh.datasync()).catch(() => undefined);
+    }
   }
 }
 
@@ -217,7 +327,7 @@ export async function writeTemp(tmpDir: string, body: AsyncIterable<Buffer | Uin
 export async function finishTemp(temp: OpenTemp, meta: ObjectMeta): Promise<void> {
   try {
     const last = [...temp.pending, footerOf(meta)];
-    const { bytesWritten } = await temp.fh.writev(last);
+    const { bytesWritten } = await temp.fh.writev(last, temp.offset);
     if (bytesWritten !== last.reduce((n, b) => n + b.length, 0)) throw new Error('short write');
     await temp.fh.datasync();
     await temp.fh.close();
