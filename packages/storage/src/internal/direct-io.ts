@@ -92,8 +92,10 @@ export async function openDirectWrite(file: string, slot: Buffer): Promise<FileH
 /** Objects at least this large are sent with {@link sendDirect}; smaller ones gain little and are likely cached. */
 export const DIRECT_READ_MIN = 8 * SLOT;
 
-/** Reads ahead of the socket: one slot being sent, the next ones being read. */
+/** Slots being read ahead of the socket. */
 const READ_AHEAD = 3;
+/** Slots queued on the socket. */
+const WRITES_QUEUED = 2;
 
 /**
  * Sends bytes `[start, end]` of the open file `fh` to `dest` with O_DIRECT reads into slots aligned for `dir`. The same inode is
@@ -130,21 +132,27 @@ export async function sendDirect(fh: FileHandle, dest: Writable, range: { start:
       }),
     );
   };
+  // Two slots are queued on `dest` at a time, so it never waits on this loop between them.
+  const writes: Promise<boolean>[] = [];
   try {
     readNext(first);
     while (reads.length) {
-      for (let i = reads.length; i < READ_AHEAD && next < end; i++) {
-        readNext(await takeSlot(dir));
-      }
+      for (let i = reads.length; i < READ_AHEAD && next < end; i++) readNext(await takeSlot(dir));
       const { slot, from, to } = await (reads.shift() as (typeof reads)[number]);
-      // Left to the garbage collector, not the pool, if `dest` closes while the slot may still be queued on it.
-      if (!(await writeOrClose(dest, slot.subarray(from, to)))) return true;
-      releaseSlot(slot);
+      // Back to the pool once written; left to the garbage collector if `dest` closes while it may still be queued.
+      const written = writeOrClose(dest, slot.subarray(from, to)).then((ok) => {
+        if (ok) releaseSlot(slot);
+        return ok;
+      });
+      written.catch(() => undefined);
+      writes.push(written);
+      if (writes.length >= WRITES_QUEUED && !(await writes.shift())) return true;
     }
+    for (const w of writes.splice(0)) if (!(await w)) return true;
     dest.end();
     return true;
   } finally {
-    await Promise.allSettled(reads);
+    await Promise.allSettled([...reads, ...writes]);
     await direct.close();
   }
 }
