@@ -72,6 +72,17 @@ describe('direct I/O slots', () => {
     expect(bytes.equals(data)).toBe(true);
   });
 
+  it('rejects when the file is shorter than the range asked for', async () => {
+    await using dir = await tempDir();
+    const file = path.join(dir.path, 'obj');
+    await writeFile(file, randomBytes(2 * SLOT));
+    const fh = await open(file, 'r');
+    const dest = new PassThrough();
+    dest.resume();
+    await expect(sendDirect(fh, dest, { start: 0, end: 4 * SLOT - 1, dir: dir.path })).rejects.toThrow('shorter');
+    await fh.close();
+  });
+
   it('stops without hanging when the destination closes mid-way', async () => {
     await using dir = await tempDir();
     const file = path.join(dir.path, 'obj');

@@ -98,8 +98,8 @@ const READ_AHEAD = 3;
 const WRITES_QUEUED = 2;
 
 /**
- * Sends bytes `[start, end]` of the open file `fh` to `dest` with O_DIRECT reads into slots aligned for `dir`. The same inode is
- * reopened through /proc/self/fd, so a file replaced or deleted since it was opened is still the one read.
+ * Sends bytes `[start, end]` of the open file `fh` to `dest` with O_DIRECT reads into slots aligned for `dir`. The
+ * same inode is reopened through /proc/self/fd, so a file replaced or deleted since it was opened is still the one read.
  * Resolves false, having sent nothing, when O_DIRECT is refused (the caller streams through the page cache).
  * A slot goes back to the pool once `dest`'s write callback ran, so `dest` must be done with a chunk by then, as a
  * socket or an HTTP response is; if `dest` closes first, slots still queued on it are left to the garbage collector.

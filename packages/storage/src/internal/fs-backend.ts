@@ -717,6 +717,10 @@ function fileObject(fh: FileHandle, { meta, data }: { meta: ObjectMeta; data: Bu
       try {
         if (directDir !== undefined && end - start + 1 >= DIRECT_READ_MIN && (await sendDirect(fh, dest, { start, end, dir: directDir }))) return;
         await pipeline(stream(start, end, { autoClose: false }), dest);
+      } catch (e) {
+        // A body cut short must look cut to the client, not end as if whole (pipeline does this for its own errors).
+        dest.destroy(e as Error);
+        throw e;
       } finally {
         await fh.close();
       }

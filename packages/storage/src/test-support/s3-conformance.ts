@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -151,6 +151,24 @@ export function describeS3Conformance(name: string, start: () => Promise<S3Targe
       expect(listed.Contents?.map((c) => c.Key)).toEqual(expected);
       const v1 = await s3.send(new ListObjectsCommand({ Bucket: name, EncodingType: 'url' }));
       expect(v1.Contents?.map((c) => decodeURIComponent((c.Key ?? '').replace(/\+/g, ' ')))).toEqual(expected);
+    });
+
+    it('stores and serves a large object whole and in ranges across its 1 MiB boundaries', async () => {
+      const name = b('large');
+      await s3.send(new CreateBucketCommand({ Bucket: name }));
+      const data = randomBytes(9 * MiB + 123);
+      const put = await s3.send(new PutObjectCommand({ Bucket: name, Key: 'large', Body: data }));
+      expect(put.ETag).toBe(md5Etag(data));
+      const whole = await s3.send(new GetObjectCommand({ Bucket: name, Key: 'large' }));
+      expect(Buffer.from((await whole.Body?.transformToByteArray()) ?? []).equals(data)).toBe(true);
+      for (const [start, end] of [
+        [MiB - 1, 8 * MiB + 1],
+        [17, data.length - 1],
+      ] as const) {
+        const part = await s3.send(new GetObjectCommand({ Bucket: name, Key: 'large', Range: `bytes=${start}-${end}` }));
+        expect(part.ContentRange).toBe(`bytes ${start}-${end}/${data.length}`);
+        expect(Buffer.from((await part.Body?.transformToByteArray()) ?? []).equals(data.subarray(start, end + 1))).toBe(true);
+      }
     });
 
     it('serves byte ranges and conditional requests', async () => {
