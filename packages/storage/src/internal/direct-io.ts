@@ -123,14 +123,15 @@ export async function sendDirect(fh: FileHandle, dest: Writable, range: { start:
   const readNext = (slot: Buffer): void => {
     const at = next;
     next += SLOT;
-    reads.push(
-      direct.read(slot, 0, SLOT, at).then(({ bytesRead }) => {
-        const from = Math.max(range.start - at, 0);
-        const to = Math.min(end - at, bytesRead);
-        if (to <= from && at < end) throw new Error('object file shorter than its metadata');
-        return { slot, from, to };
-      }),
-    );
+    const read = direct.read(slot, 0, SLOT, at).then(({ bytesRead }) => {
+      const from = Math.max(range.start - at, 0);
+      const to = Math.min(end - at, bytesRead);
+      if (to <= from) throw new Error('object file shorter than its metadata');
+      return { slot, from, to };
+    });
+    // Surfaced when its turn comes; never an unhandled rejection while an earlier slot is still awaited.
+    read.catch(() => undefined);
+    reads.push(read);
   };
   // Two slots are queued on `dest` at a time, so it never waits on this loop between them.
   const writes: Promise<boolean>[] = [];
