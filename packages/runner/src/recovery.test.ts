@@ -107,12 +107,17 @@ describe.each(['native', 'perl'] as const)('crash recovery (%s supervisor)', (im
     await store.close();
   });
 
+  /** A long-running instance whose server crashed right after starting it: its spec and its command's pid. */
+  async function sleeperLeftRunning(root: string): Promise<{ spec: ReturnType<typeof makeSpec>; pid: number; startTicks: number }> {
+    const spec = makeSpec(`${root}/work`, { command: 'echo before; sleep 300' });
+    await crashAfterStart(spec, `${root}/storage`);
+    const [running] = await findLeftoverInstances(spec.workRoot);
+    return { spec, pid: running?.state.host?.pid as number, startTicks: running?.state.host?.startTicks ?? 0 };
+  }
+
   it('records an instance killed while no server was watching: its supervisor saw the signal', async () => {
     await using dir = await tempDir();
-    const spec = makeSpec(`${dir.path}/work`, { command: 'echo before; sleep 300' });
-    await crashAfterStart(spec, `${dir.path}/storage`);
-    const [running] = await findLeftoverInstances(spec.workRoot);
-    const pid = running?.state.host?.pid as number;
+    const { spec, pid } = await sleeperLeftRunning(dir.path);
     process.kill(-pid, 'SIGKILL');
     const { stateDir } = instancePaths(spec.workRoot, spec.taskUuid, 0);
     await waitFor(() => readExitFile(stateDir) !== null);
@@ -126,15 +131,12 @@ describe.each(['native', 'perl'] as const)('crash recovery (%s supervisor)', (im
 
   it('reports an instance as lost when it and its supervisor died while no server was watching (a reboot)', async () => {
     await using dir = await tempDir();
-    const spec = makeSpec(`${dir.path}/work`, { command: 'echo before; sleep 300' });
-    await crashAfterStart(spec, `${dir.path}/storage`);
-    const [running] = await findLeftoverInstances(spec.workRoot);
-    const pid = running?.state.host?.pid as number;
+    const { spec, pid, startTicks } = await sleeperLeftRunning(dir.path);
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const supervisor = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
     process.kill(supervisor, 'SIGKILL');
     process.kill(-pid, 'SIGKILL');
-    await waitFor(() => !isSameProcessAlive(pid, running?.state.host?.startTicks ?? 0));
+    await waitFor(() => !isSameProcessAlive(pid, startTicks));
     const [leftover] = await findLeftoverInstances(spec.workRoot);
     expect(leftover?.status).toBe('lost');
     const result = await reattachInstance(leftover as NonNullable<typeof leftover>).result;

@@ -182,22 +182,36 @@ describe('priorities', () => {
   });
 });
 
+/**
+ * Submits two tasks for one user whose quota allows one at a time: the second waits with `reason` as its pending
+ * reason (`whileHeld` runs then), and starts only once the first has ended.
+ */
+async function expectHeldByQuota(
+  q: TestServer,
+  tasks: { first: string; second: string; reason: RegExp },
+  whileHeld?: () => Promise<void>,
+): Promise<void> {
+  const first = (await q.call('POST', '/tasks', shellTask(tasks.first))).json.uuid as string;
+  const second = (await q.call('POST', '/tasks', shellTask(tasks.second))).json.uuid as string;
+  const reason = await until(async () => {
+    const s = (await q.call('GET', `/tasks/${second}`)).json.status as { pendingReason?: unknown } | null;
+    return typeof s?.pendingReason === 'string' && tasks.reason.test(s.pendingReason) ? s.pendingReason : undefined;
+  }, `a pending reason matching ${tasks.reason}`);
+  expect(reason).toMatch(tasks.reason);
+  await whileHeld?.();
+  const a = await q.waitFinal(first);
+  const b = await q.waitFinal(second);
+  expect(b['state']).toBe('Success');
+  expect(Date.parse(String(b['endDate']))).toBeGreaterThan(Date.parse(String(a['endDate'])));
+}
+
 describe('quotas at dispatch', () => {
   it('holds a user to their running-instance quota, saying so, while slots stay free for others', async () => {
     const q = await startTestServer({ slots: 2, sandbox: 'none', quotas: { maxInstances: 1 } });
     try {
-      const first = (await q.call('POST', '/tasks', shellTask('sleep 1.5'))).json.uuid as string;
-      const second = (await q.call('POST', '/tasks', shellTask('sleep 0.1'))).json.uuid as string;
-      const reason = await until(async () => {
-        const s = (await q.call('GET', `/tasks/${second}`)).json.status;
-        return typeof s?.pendingReason === 'string' && /quota/.test(s.pendingReason as string) ? (s.pendingReason as string) : undefined;
-      }, 'a quota reason');
-      expect(reason).toMatch(/quota of 1 running instances reached/);
-      expect((await q.call('GET', '/info')).json.runningInstanceCount).toBe(1);
-      const [a, b] = [await q.waitFinal(first), await q.waitFinal(second)];
-      expect(b['state']).toBe('Success');
-      // The second task could only start once the first had ended.
-      expect(Date.parse(b['endDate'] as string)).toBeGreaterThan(Date.parse(a['endDate'] as string));
+      await expectHeldByQuota(q, { first: 'sleep 1.5', second: 'sleep 0.1', reason: /quota of 1 running instances reached/ }, async () => {
+        expect((await q.call('GET', '/info')).json.runningInstanceCount).toBe(1);
+      });
     } finally {
       await q.close();
     }
@@ -208,17 +222,7 @@ describe('running-task quota and reservations', () => {
   it('holds a user to their running-task quota, in order, saying so', async () => {
     const q = await startTestServer({ slots: 2, sandbox: 'none', quotas: { maxRunningTask: 1 } });
     try {
-      const first = (await q.call('POST', '/tasks', shellTask('sleep 1'))).json.uuid as string;
-      const second = (await q.call('POST', '/tasks', shellTask('true'))).json.uuid as string;
-      const reason = await until(async () => {
-        const s = (await q.call('GET', `/tasks/${second}`)).json.status as { pendingReason?: string } | null;
-        return s?.pendingReason?.includes('running tasks') ? s.pendingReason : undefined;
-      }, 'a running-task quota reason');
-      expect(reason).toMatch(/quota of 1 running tasks reached/);
-      const a = await q.waitFinal(first);
-      const b = await q.waitFinal(second);
-      expect(b['state']).toBe('Success');
-      expect(Date.parse(String(b['endDate']))).toBeGreaterThan(Date.parse(String(a['endDate'])));
+      await expectHeldByQuota(q, { first: 'sleep 1', second: 'true', reason: /quota of 1 running tasks reached/ });
     } finally {
       await q.close();
     }

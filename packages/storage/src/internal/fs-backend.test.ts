@@ -16,6 +16,14 @@ async function objectFiles(dataDir: string, bucket: string): Promise<string[]> {
   return out;
 }
 
+/** A data dir holding bucket `bkt` with one object stored as a file, as data dirs from before small.db are. */
+async function withFileObject(dataDir: string, key: string, body: string): Promise<void> {
+  const files = new FsBackend(dataDir, { inlineMax: 0 });
+  await files.createBucket('o', 'bkt');
+  await files.putObject({ owner: 'o', bucket: 'bkt', key }, [Buffer.from(body)]);
+  await files.close();
+}
+
 async function bodyOf(be: FsBackend, bucket: string, key: string): Promise<string> {
   const obj = await be.openObject('o', bucket, key);
   const parts: Buffer[] = [];
@@ -134,10 +142,7 @@ describe('FsBackend small objects (rows of small.db)', () => {
 
   it('small objects and their listing survive a restart, and old file objects stay readable', async () => {
     await using dir = await tempDir();
-    const files = new FsBackend(dir.path, { inlineMax: 0 });
-    await files.createBucket('o', 'bkt');
-    await files.putObject({ owner: 'o', bucket: 'bkt', key: 'from-file' }, [Buffer.from('written as a file')]);
-    await files.close();
+    await withFileObject(dir.path, 'from-file', 'written as a file');
     const a = new FsBackend(dir.path);
     await a.putObject({ owner: 'o', bucket: 'bkt', key: 'small/1' }, [Buffer.from('one')]);
     await a.putObject({ owner: 'o', bucket: 'bkt', key: 'small/2' }, [Buffer.from('two')]);
@@ -159,10 +164,7 @@ describe('FsBackend small objects (rows of small.db)', () => {
 
   it('when a crash left both a row and a file for one key, the row is the object and the index load removes the file', async () => {
     await using dir = await tempDir();
-    const files = new FsBackend(dir.path, { inlineMax: 0 });
-    await files.createBucket('o', 'bkt');
-    await files.putObject({ owner: 'o', bucket: 'bkt', key: 'k' }, [Buffer.from('old, as a file')]);
-    await files.close();
+    await withFileObject(dir.path, 'k', 'old, as a file');
     const be = new FsBackend(dir.path);
     await be.ready();
     // What a crash between "row committed" and "old file unlinked" leaves behind.
